@@ -1,0 +1,1 @@
+"""Command-line entry points. Each subcommand lives in its own module with ``register(sub)``."""

@@ -1,0 +1,629 @@
+"""The one boot model: what the iBFT and the DHCP path both produce, and every renderer reads.
+
+Frozen dataclasses with plain Python names. Addresses are ``ipaddress`` objects; an
+IPv4-mapped IPv6 address (how the iBFT stores IPv4) is held as IPv4. ``None`` means the
+table stored 16 zero bytes (or the source had no value); ``IPv4Address('0.0.0.0')`` means it
+stored ``::ffff:0.0.0.0`` (EDK2's null), so that a decoded table re-encodes byte for byte.
+
+``to_dict``/``from_dict`` give the JSON form documented in ``docs/model.md``; CHAP secrets
+are redacted there unless asked for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import ipaddress
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .errors import UsageError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+REDACTED = "<redacted>"
+
+
+# --- addresses -----------------------------------------------------------------------------------
+
+_MAPPED_PREFIX = bytes(10) + b"\xff\xff"
+
+
+def normalize_ip(ip: IPAddress) -> IPAddress:
+    """IPv4-mapped IPv6 becomes IPv4; anything else is returned unchanged."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def parse_ip(text: str | None) -> IPAddress | None:
+    """Text to an address (brackets allowed around IPv6); ``None``/empty gives ``None``."""
+    if text is None or text == "":
+        return None
+    text = text.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    return normalize_ip(ipaddress.ip_address(text))
+
+
+def ip_from_packed16(raw: bytes) -> IPAddress | None:
+    """A 16-byte iBFT address field: all zero is ``None``, ``::ffff:a.b.c.d`` is IPv4."""
+    if raw == bytes(16):
+        return None
+    if raw[:12] == _MAPPED_PREFIX:
+        return ipaddress.IPv4Address(raw[12:16])
+    return ipaddress.IPv6Address(raw)
+
+
+def ip_to_packed16(ip: IPAddress | None) -> bytes:
+    if ip is None:
+        return bytes(16)
+    if isinstance(ip, ipaddress.IPv4Address):
+        return _MAPPED_PREFIX + ip.packed
+    return ip.packed
+
+
+def is_null_ip(ip: IPAddress | None) -> bool:
+    """The kernel's notion of a null address: all zero or ``::ffff:0.0.0.0``."""
+    return ip is None or (isinstance(ip, ipaddress.IPv4Address) and int(ip) == 0)
+
+
+# --- enums ---------------------------------------------------------------------------------------
+
+
+class Origin(enum.IntEnum):
+    """NIC address origin: Microsoft's NL_PREFIX_ORIGIN, as EDK2 and open-iscsi use it.
+
+    15 (iPXE's header constant) is accepted as UNCHANGED; any other unknown byte is kept as a
+    pseudo-member ``UNKNOWN_<n>`` so that the table still decodes and re-encodes.
+    """
+
+    OTHER = 0
+    MANUAL = 1
+    WELL_KNOWN = 2
+    DHCP = 3
+    ROUTER_ADVERTISEMENT = 4
+    UNCHANGED = 16
+
+    @classmethod
+    def _missing_(cls, value: object) -> Origin | None:
+        if value == 15:
+            return cls.UNCHANGED
+        if isinstance(value, int) and 0 <= value <= 255:
+            member = int.__new__(cls, value)
+            member._name_ = f"UNKNOWN_{value}"
+            member._value_ = value
+            return member
+        return None
+
+    @property
+    def known(self) -> bool:
+        return self._name_ in type(self).__members__
+
+
+class ChapType(enum.IntEnum):
+    NONE = 0
+    CHAP = 1
+    MUTUAL = 2
+
+    @classmethod
+    def _missing_(cls, value: object) -> ChapType | None:
+        if isinstance(value, int) and 0 <= value <= 255:
+            member = int.__new__(cls, value)
+            member._name_ = f"UNKNOWN_{value}"
+            member._value_ = value
+            return member
+        return None
+
+
+class InitiatorFlags(enum.IntFlag):
+    VALID = 1
+    BOOT_SELECTED = 2
+
+
+class NicFlags(enum.IntFlag):
+    VALID = 1
+    BOOT_SELECTED = 2
+    GLOBAL = 4
+
+
+class TargetFlags(enum.IntFlag):
+    VALID = 1
+    BOOT_SELECTED = 2
+    RADIUS_CHAP = 4
+    RADIUS_RCHAP = 8
+
+
+# --- small value types ---------------------------------------------------------------------------
+
+
+class Secret:
+    """A CHAP secret: its repr and str never show the value; ``reveal()`` does."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({REDACTED!r})"
+
+    def __str__(self) -> str:
+        return REDACTED
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Lun:
+    """The boot LUN as the exact 8 bytes of the SAM LUN structure.
+
+    Views: ``levels`` (four big-endian 16-bit groups), ``linux`` (the kernel's
+    ``scsilun_to_int``: level0 | level1<<16 | level2<<32 | level3<<48), ``text`` (RFC 4173
+    hexadecimal levels, trailing zero levels dropped) and ``sysfs`` (the kernel iBFT
+    attribute: each byte ``%x`` with no padding).
+    """
+
+    raw: bytes = bytes(8)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.raw, bytes) or len(self.raw) != 8:
+            raise ValueError(f"LUN must be exactly 8 bytes, got {self.raw!r}")
+
+    @classmethod
+    def from_levels(cls, levels: Iterable[int]) -> Lun:
+        lv = list(levels)
+        if len(lv) > 4 or any(not 0 <= x <= 0xFFFF for x in lv):
+            raise ValueError(f"LUN levels must be at most four 16-bit values, got {lv}")
+        lv += [0] * (4 - len(lv))
+        return cls(b"".join(x.to_bytes(2, "big") for x in lv))
+
+    @classmethod
+    def from_linux(cls, value: int) -> Lun:
+        if not 0 <= value < 1 << 64:
+            raise ValueError(f"Linux LUN {value} out of range 0..2**64-1")
+        return cls.from_levels((value >> (16 * i)) & 0xFFFF for i in range(4))
+
+    @classmethod
+    def from_hex(cls, text: str) -> Lun:
+        """16 hexadecimal digits, as ``lun_bytes`` in the JSON form."""
+        raw = bytes.fromhex(text)
+        if len(raw) != 8:
+            raise ValueError(f"lun_bytes must be 16 hex digits, got {text!r}")
+        return cls(raw)
+
+    @property
+    def levels(self) -> tuple[int, int, int, int]:
+        r = self.raw
+        return (int.from_bytes(r[0:2], "big"), int.from_bytes(r[2:4], "big"),
+                int.from_bytes(r[4:6], "big"), int.from_bytes(r[6:8], "big"))
+
+    @property
+    def linux(self) -> int:
+        a, b, c, d = self.levels
+        return a | b << 16 | c << 32 | d << 48
+
+    @property
+    def text(self) -> str:
+        lv = list(self.levels)
+        while len(lv) > 1 and lv[-1] == 0:
+            lv.pop()
+        return "-".join(f"{x:x}" for x in lv)
+
+    @property
+    def sysfs(self) -> str:
+        return "".join(f"{b:x}" for b in self.raw)
+
+    @property
+    def hex(self) -> str:
+        return self.raw.hex()
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class PciAddress:
+    """PCI bus/device/function as the iBFT stores it: ``bus<<8 | dev<<3 | fn`` (no segment)."""
+
+    bus: int
+    device: int
+    function: int
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.bus <= 255 and 0 <= self.device <= 31 and 0 <= self.function <= 7):
+            raise ValueError(f"PCI address out of range: {self.bus}:{self.device}.{self.function}")
+
+    @classmethod
+    def from_int(cls, value: int) -> PciAddress:
+        return cls(value >> 8 & 0xFF, value >> 3 & 0x1F, value & 0x7)
+
+    @classmethod
+    def parse(cls, text: str) -> PciAddress:
+        """``bb:dd.f`` in hexadecimal (a ``0000:`` segment prefix is accepted)."""
+        t = text.strip()
+        parts = t.split(":")
+        if len(parts) == 3:
+            if int(parts[0], 16) != 0:
+                raise ValueError(f"PCI segment {parts[0]} cannot be stored in an iBFT")
+            parts = parts[1:]
+        if len(parts) != 2 or "." not in parts[1]:
+            raise ValueError(f"PCI address {text!r} is not bb:dd.f")
+        dev, fn = parts[1].split(".", 1)
+        return cls(int(parts[0], 16), int(dev, 16), int(fn, 16))
+
+    def to_int(self) -> int:
+        return self.bus << 8 | self.device << 3 | self.function
+
+    def __str__(self) -> str:
+        return f"{self.bus:02x}:{self.device:02x}.{self.function:x}"
+
+
+def normalize_mac(text: str) -> str:
+    """``AA-BB-CC-DD-EE-FF`` or ``aabb.ccdd.eeff`` etc. to lower-case colon form."""
+    digits = "".join(c for c in text if c not in ":-. ").lower()
+    if len(digits) != 12 or any(c not in "0123456789abcdef" for c in digits):
+        raise ValueError(f"MAC address {text!r} is not 6 hexadecimal bytes")
+    return ":".join(digits[i:i + 2] for i in range(0, 12, 2))
+
+
+# --- the structures ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class TableHeader:
+    """What the iBFT's own header says; ``None`` on a ``BootConfig`` that came from DHCP."""
+
+    signature: str = "iBFT"
+    revision: int = 1
+    oem_id: str = ""
+    oem_table_id: str = ""
+    oem_revision: int = 0
+    creator_id: int = 0
+    creator_revision: int = 0
+    length: int | None = None
+    checksum: int | None = None
+    checksum_ok: bool | None = None
+    control_flags: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Initiator:
+    name: str | None = None
+    index: int = 0
+    flags: InitiatorFlags = InitiatorFlags.VALID | InitiatorFlags.BOOT_SELECTED
+    isns_server: IPAddress | None = None
+    slp_server: IPAddress | None = None
+    primary_radius_server: IPAddress | None = None
+    secondary_radius_server: IPAddress | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Nic:
+    index: int = 0
+    flags: NicFlags = NicFlags.VALID | NicFlags.BOOT_SELECTED
+    ip_address: IPAddress | None = None
+    prefix_len: int = 0
+    origin: Origin = Origin.MANUAL
+    gateway: IPAddress | None = None
+    primary_dns: IPAddress | None = None
+    secondary_dns: IPAddress | None = None
+    dhcp_server: IPAddress | None = None
+    vlan: int = 0
+    mac: str | None = None
+    pci_bdf: PciAddress | None = None
+    hostname: str | None = None
+    # Not in the table: the interface name when the source knows it (DHCP path, --interface).
+    ifname: str | None = dataclasses.field(default=None, compare=True)
+
+    @property
+    def valid(self) -> bool:
+        return bool(self.flags & NicFlags.VALID)
+
+    @property
+    def boot_selected(self) -> bool:
+        return bool(self.flags & NicFlags.BOOT_SELECTED)
+
+    @property
+    def interface(self) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface | None:
+        """Address with prefix, or ``None`` when the NIC has no usable address."""
+        if is_null_ip(self.ip_address):
+            return None
+        assert self.ip_address is not None
+        return ipaddress.ip_interface(f"{self.ip_address}/{self.prefix_len}")
+
+    @property
+    def vlan_id(self) -> int:
+        """The 802.1Q VID (the low 12 bits; some firmware stores the whole TCI)."""
+        return self.vlan & 0x0FFF
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    index: int = 0
+    flags: TargetFlags = TargetFlags.VALID | TargetFlags.BOOT_SELECTED
+    ip_address: IPAddress | None = None
+    port: int = 3260
+    lun: Lun = Lun()
+    chap_type: ChapType = ChapType.NONE
+    nic_index: int = 0
+    name: str | None = None
+    chap_name: str | None = None
+    chap_secret: Secret | None = None
+    reverse_chap_name: str | None = None
+    reverse_chap_secret: Secret | None = None
+    # Not in the table: a DNS server name from a root path, used when there is no IP.
+    server_name: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return bool(self.flags & TargetFlags.VALID)
+
+    @property
+    def boot_selected(self) -> bool:
+        return bool(self.flags & TargetFlags.BOOT_SELECTED)
+
+    @property
+    def address(self) -> str | None:
+        """What to connect to: the IP as text, else the DNS name."""
+        if self.ip_address is not None:
+            return str(self.ip_address)
+        return self.server_name
+
+    def secrets(self) -> list[str]:
+        return [s.reveal() for s in (self.chap_secret, self.reverse_chap_secret) if s is not None and len(s)]
+
+
+@dataclasses.dataclass(frozen=True)
+class BootConfig:
+    """Everything needed to reach the boot disk, whatever the source."""
+
+    initiator: Initiator | None = None
+    nics: tuple[Nic, ...] = ()
+    targets: tuple[Target, ...] = ()
+    source: str = ""
+    warnings: tuple[str, ...] = ()
+    header: TableHeader | None = None
+
+    def nic_by_index(self, index: int) -> Nic | None:
+        for nic in self.nics:
+            if nic.index == index:
+                return nic
+        return None
+
+    def nic_for(self, target: Target) -> Nic | None:
+        return self.nic_by_index(target.nic_index)
+
+    def login_order(self) -> list[Target]:
+        """Valid targets, boot-selected first, then the rest in table order (multipath)."""
+        usable = [t for t in self.targets if t.flags and t.address]
+        return sorted(usable, key=lambda t: 0 if t.boot_selected else 1)
+
+    def secrets(self) -> list[str]:
+        return [s for t in self.targets for s in t.secrets()]
+
+    def replace(self, **changes: Any) -> BootConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self, *, show_secrets: bool = False) -> dict[str, Any]:
+        return config_to_dict(self, show_secrets=show_secrets)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BootConfig:
+        return config_from_dict(data)
+
+
+# --- JSON form -----------------------------------------------------------------------------------
+
+
+def _ip_text(ip: IPAddress | None) -> str | None:
+    return None if ip is None else str(ip)
+
+
+def _secret_text(secret: Secret | None, show: bool) -> str | None:
+    if secret is None:
+        return None
+    return secret.reveal() if show else REDACTED
+
+
+def config_to_dict(cfg: BootConfig, *, show_secrets: bool = False) -> dict[str, Any]:
+    h = cfg.header
+    header = None if h is None else {
+        "signature": h.signature,
+        "length": h.length,
+        "revision": h.revision,
+        "checksum_ok": h.checksum_ok,
+        "oem_id": h.oem_id,
+        "oem_table_id": h.oem_table_id,
+    }
+    i = cfg.initiator
+    initiator = None if i is None else {
+        "index": i.index,
+        "flags": int(i.flags),
+        "name": i.name,
+        "isns_server": _ip_text(i.isns_server),
+        "slp_server": _ip_text(i.slp_server),
+        "primary_radius_server": _ip_text(i.primary_radius_server),
+        "secondary_radius_server": _ip_text(i.secondary_radius_server),
+    }
+    nics = [{
+        "index": n.index,
+        "flags": int(n.flags),
+        "ip_address": _ip_text(n.ip_address),
+        "prefix_len": n.prefix_len,
+        "origin": int(n.origin),
+        "gateway": _ip_text(n.gateway),
+        "primary_dns": _ip_text(n.primary_dns),
+        "secondary_dns": _ip_text(n.secondary_dns),
+        "dhcp_server": _ip_text(n.dhcp_server),
+        "vlan": n.vlan,
+        "mac": n.mac,
+        "pci_bdf": None if n.pci_bdf is None else str(n.pci_bdf),
+        "hostname": n.hostname,
+    } for n in cfg.nics]
+    targets = [{
+        "index": t.index,
+        "flags": int(t.flags),
+        "ip_address": t.address,
+        "port": t.port,
+        "lun": t.lun.linux,
+        "lun_bytes": t.lun.hex,
+        "chap_type": int(t.chap_type),
+        "nic_index": t.nic_index,
+        "name": t.name,
+        "chap_name": t.chap_name,
+        "chap_secret": _secret_text(t.chap_secret, show_secrets),
+        "reverse_chap_name": t.reverse_chap_name,
+        "reverse_chap_secret": _secret_text(t.reverse_chap_secret, show_secrets),
+    } for t in cfg.targets]
+    return {
+        "source": cfg.source,
+        "header": header,
+        "initiator": initiator,
+        "nics": nics,
+        "targets": targets,
+        "warnings": list(cfg.warnings),
+    }
+
+
+def _get(d: Mapping[str, Any], key: str, where: str, default: Any = None) -> Any:
+    if not isinstance(d, Mapping):
+        raise UsageError(f"{where}: expected an object, got {type(d).__name__}")
+    return d.get(key, default)
+
+
+def _int(value: Any, where: str, lo: int, hi: int, default: int = 0) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"{where}: expected an integer, got {value!r}")
+    if not lo <= value <= hi:
+        raise UsageError(f"{where}: {value} out of range {lo}..{hi}")
+    return value
+
+
+def _str(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise UsageError(f"{where}: expected text, got {value!r}")
+    return value
+
+
+def _ip(value: Any, where: str) -> IPAddress | None:
+    text = _str(value, where)
+    try:
+        return parse_ip(text)
+    except ValueError:
+        raise UsageError(f"{where}: {text!r} is not an IP address") from None
+
+
+def _secret(value: Any, where: str) -> Secret | None:
+    text = _str(value, where)
+    if text == REDACTED:
+        raise UsageError(f"{where}: the secret is redacted; use the output of 'decode --show-secrets'")
+    return None if text is None else Secret(text)
+
+
+def config_from_dict(data: Mapping[str, Any]) -> BootConfig:
+    """The inverse of ``config_to_dict`` (with secrets shown). Raises ``UsageError`` naming the key."""
+    h = _get(data, "header", "model")
+    header = None
+    if h is not None:
+        header = TableHeader(
+            signature=_str(_get(h, "signature", "header"), "header.signature") or "iBFT",
+            revision=_int(_get(h, "revision", "header"), "header.revision", 0, 255, 1),
+            oem_id=_str(_get(h, "oem_id", "header"), "header.oem_id") or "",
+            oem_table_id=_str(_get(h, "oem_table_id", "header"), "header.oem_table_id") or "",
+            length=_get(h, "length", "header"),
+            checksum_ok=_get(h, "checksum_ok", "header"),
+        )
+    i = _get(data, "initiator", "model")
+    initiator = None
+    if i is not None:
+        initiator = Initiator(
+            index=_int(_get(i, "index", "initiator"), "initiator.index", 0, 255),
+            flags=InitiatorFlags(_int(_get(i, "flags", "initiator"), "initiator.flags", 0, 255, 3)),
+            name=_str(_get(i, "name", "initiator"), "initiator.name"),
+            isns_server=_ip(_get(i, "isns_server", "initiator"), "initiator.isns_server"),
+            slp_server=_ip(_get(i, "slp_server", "initiator"), "initiator.slp_server"),
+            primary_radius_server=_ip(_get(i, "primary_radius_server", "initiator"),
+                                      "initiator.primary_radius_server"),
+            secondary_radius_server=_ip(_get(i, "secondary_radius_server", "initiator"),
+                                        "initiator.secondary_radius_server"),
+        )
+    nics = []
+    for k, n in enumerate(_get(data, "nics", "model", []) or []):
+        w = f"nics[{k}]"
+        mac = _str(_get(n, "mac", w), f"{w}.mac")
+        bdf = _str(_get(n, "pci_bdf", w), f"{w}.pci_bdf")
+        try:
+            mac = None if mac is None else normalize_mac(mac)
+            pci = None if bdf is None else PciAddress.parse(bdf)
+        except ValueError as e:
+            raise UsageError(f"{w}: {e}") from None
+        nics.append(Nic(
+            index=_int(_get(n, "index", w), f"{w}.index", 0, 255),
+            flags=NicFlags(_int(_get(n, "flags", w), f"{w}.flags", 0, 255, 3)),
+            ip_address=_ip(_get(n, "ip_address", w), f"{w}.ip_address"),
+            prefix_len=_int(_get(n, "prefix_len", w), f"{w}.prefix_len", 0, 255),
+            origin=Origin(_int(_get(n, "origin", w), f"{w}.origin", 0, 255, 1)),
+            gateway=_ip(_get(n, "gateway", w), f"{w}.gateway"),
+            primary_dns=_ip(_get(n, "primary_dns", w), f"{w}.primary_dns"),
+            secondary_dns=_ip(_get(n, "secondary_dns", w), f"{w}.secondary_dns"),
+            dhcp_server=_ip(_get(n, "dhcp_server", w), f"{w}.dhcp_server"),
+            vlan=_int(_get(n, "vlan", w), f"{w}.vlan", 0, 0xFFFF),
+            mac=mac,
+            pci_bdf=pci,
+            hostname=_str(_get(n, "hostname", w), f"{w}.hostname"),
+        ))
+    targets = []
+    for k, t in enumerate(_get(data, "targets", "model", []) or []):
+        w = f"targets[{k}]"
+        addr = _str(_get(t, "ip_address", w), f"{w}.ip_address")
+        try:
+            ip, server_name = parse_ip(addr), None
+        except ValueError:
+            ip, server_name = None, addr
+        lun_bytes = _str(_get(t, "lun_bytes", w), f"{w}.lun_bytes")
+        try:
+            if lun_bytes is not None:
+                lun = Lun.from_hex(lun_bytes)
+            else:
+                lun = Lun.from_linux(_int(_get(t, "lun", w), f"{w}.lun", 0, (1 << 64) - 1))
+        except ValueError as e:
+            raise UsageError(f"{w}.lun_bytes: {e}") from None
+        targets.append(Target(
+            index=_int(_get(t, "index", w), f"{w}.index", 0, 255),
+            flags=TargetFlags(_int(_get(t, "flags", w), f"{w}.flags", 0, 255, 3)),
+            ip_address=ip,
+            server_name=server_name,
+            port=_int(_get(t, "port", w), f"{w}.port", 0, 0xFFFF, 3260),
+            lun=lun,
+            chap_type=ChapType(_int(_get(t, "chap_type", w), f"{w}.chap_type", 0, 255)),
+            nic_index=_int(_get(t, "nic_index", w), f"{w}.nic_index", 0, 255),
+            name=_str(_get(t, "name", w), f"{w}.name"),
+            chap_name=_str(_get(t, "chap_name", w), f"{w}.chap_name"),
+            chap_secret=_secret(_get(t, "chap_secret", w), f"{w}.chap_secret"),
+            reverse_chap_name=_str(_get(t, "reverse_chap_name", w), f"{w}.reverse_chap_name"),
+            reverse_chap_secret=_secret(_get(t, "reverse_chap_secret", w), f"{w}.reverse_chap_secret"),
+        ))
+    warnings = _get(data, "warnings", "model", []) or []
+    return BootConfig(
+        initiator=initiator,
+        nics=tuple(nics),
+        targets=tuple(targets),
+        source=_str(_get(data, "source", "model"), "source") or "",
+        warnings=tuple(str(w) for w in warnings),
+        header=header,
+    )
