@@ -34,5 +34,3 @@ def _no_subprocess_or_network(monkeypatch: pytest.MonkeyPatch, request: pytest.F
     monkeypatch.setattr(socket, "socket", GuardedSocket)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "allow_subprocess: a unit test that runs the CLI as a child process")
