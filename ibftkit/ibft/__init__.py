@@ -1,0 +1,1 @@
+"""The iBFT: byte layout, decoder, encoder and the places a running system keeps it."""

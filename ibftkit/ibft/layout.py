@@ -1,0 +1,134 @@
+"""iBFT byte layout (iSCSI Boot Firmware Table 1.03), as construct definitions. No logic here.
+
+Sizes and offsets follow the spec as quoted by the Linux kernel (``include/linux/iscsi_ibft.h``,
+``drivers/firmware/iscsi_ibft.c``), EDK2 (``IScsiBootFirmwareTable.h``) and iPXE (``ibft.h``); see
+``shared/reference/ibft.md`` §2. All integers are little-endian; every offset stored in the table
+is relative to the start of the table; every address field is 16 bytes (IPv4 as ``::ffff:a.b.c.d``).
+"""
+
+from __future__ import annotations
+
+from construct import Bytes, Int8ul, Int16ul, Int32ul, Struct
+
+SIGNATURES = (b"iBFT", b"IBFT", b"BIFT")  # spec table, ACPI pointer spelling, Broadcom offload
+MEMORY_SIGNATURES = (b"iBFT", b"BIFT")  # what Linux's low-memory scan looks for
+
+# Legacy (BIOS) placement: Linux scans 0x80000..0xFFFFF in 16-byte steps, skipping the VGA hole.
+SCAN_START = 0x80000
+SCAN_END = 0x100000
+VGA_START = 0xA0000
+VGA_END = 0xC0000
+SCAN_STEP = 16
+
+# Structure IDs (§1.4.4; Linux enum ibft_id).
+ID_CONTROL = 1
+ID_INITIATOR = 2
+ID_NIC = 3
+ID_TARGET = 4
+ID_EXTENSIONS = 5
+STRUCTURE_NAMES = {ID_CONTROL: "control", ID_INITIATOR: "initiator", ID_NIC: "nic",
+                   ID_TARGET: "target", ID_EXTENSIONS: "extensions"}
+
+# §2.1 Table header: the ACPI description header plus 12 reserved bytes.
+Header = Struct(
+    "signature" / Bytes(4),
+    "length" / Int32ul,
+    "revision" / Int8ul,
+    "checksum" / Int8ul,
+    "oem_id" / Bytes(6),
+    "oem_table_id" / Bytes(8),
+    "oem_revision" / Int32ul,
+    "creator_id" / Int32ul,
+    "creator_revision" / Int32ul,
+    "reserved" / Bytes(12),
+)
+HEADER_SIZE = 48
+CHECKSUM_OFFSET = 9
+
+# §2.2 Common structure header.
+StructHeader = Struct(
+    "id" / Int8ul,
+    "version" / Int8ul,
+    "length" / Int16ul,
+    "index" / Int8ul,
+    "flags" / Int8ul,
+)
+STRUCT_HEADER_SIZE = 6
+
+# §2.3 Control structure (length >= 18; expansion offsets follow, 2 bytes each).
+Control = Struct(
+    "hdr" / StructHeader,
+    "extensions_off" / Int16ul,
+    "initiator_off" / Int16ul,
+    "nic0_off" / Int16ul,
+    "target0_off" / Int16ul,
+    "nic1_off" / Int16ul,
+    "target1_off" / Int16ul,
+)
+CONTROL_OFFSET = HEADER_SIZE
+CONTROL_SIZE = 18
+CONTROL_SLOT_NAMES = ("initiator_off", "nic0_off", "target0_off", "nic1_off", "target1_off")
+FIRST_SLOT_OFFSET = CONTROL_OFFSET + 8  # table offset of initiator_off
+
+# A (length, offset) reference to a string in the heap.
+HeapRef = Struct("length" / Int16ul, "offset" / Int16ul)
+
+# §2.4 Initiator structure.
+Initiator = Struct(
+    "hdr" / StructHeader,
+    "isns_server" / Bytes(16),
+    "slp_server" / Bytes(16),
+    "primary_radius_server" / Bytes(16),
+    "secondary_radius_server" / Bytes(16),
+    "name" / HeapRef,
+)
+INITIATOR_SIZE = 74
+
+# §2.5 NIC structure.
+Nic = Struct(
+    "hdr" / StructHeader,
+    "ip_address" / Bytes(16),
+    "prefix_len" / Int8ul,
+    "origin" / Int8ul,
+    "gateway" / Bytes(16),
+    "primary_dns" / Bytes(16),
+    "secondary_dns" / Bytes(16),
+    "dhcp_server" / Bytes(16),
+    "vlan" / Int16ul,
+    "mac" / Bytes(6),
+    "pci_bdf" / Int16ul,
+    "hostname" / HeapRef,
+)
+NIC_SIZE = 102
+
+# §2.6 Target structure.
+Target = Struct(
+    "hdr" / StructHeader,
+    "ip_address" / Bytes(16),
+    "port" / Int16ul,
+    "lun" / Bytes(8),
+    "chap_type" / Int8ul,
+    "nic_assoc" / Int8ul,
+    "name" / HeapRef,
+    "chap_name" / HeapRef,
+    "chap_secret" / HeapRef,
+    "reverse_chap_name" / HeapRef,
+    "reverse_chap_secret" / HeapRef,
+)
+TARGET_SIZE = 54
+
+STRUCT_SIZES = {ID_INITIATOR: INITIATOR_SIZE, ID_NIC: NIC_SIZE, ID_TARGET: TARGET_SIZE}
+LAYOUTS = {ID_INITIATOR: Initiator, ID_NIC: Nic, ID_TARGET: Target}
+
+# Byte offsets of each heap reference inside its structure, for error messages.
+HEAP_FIELD_OFFSETS = {
+    ID_INITIATOR: {"name": 70},
+    ID_NIC: {"hostname": 98},
+    ID_TARGET: {"name": 34, "chap_name": 38, "chap_secret": 42, "reverse_chap_name": 46,
+                "reverse_chap_secret": 50},
+}
+
+# EDK2 writes the heap downwards from here and always reports this table length.
+EDK2_TABLE_LENGTH = 2048
+# iPXE's BIOS real-mode buffer (int13.c XBFTAB_SIZE): a larger table cannot be described.
+IPXE_BIOS_MAX = 768
