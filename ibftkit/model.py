@@ -295,6 +295,9 @@ class TableHeader:
     checksum: int | None = None
     checksum_ok: bool | None = None
     control_flags: int = 0
+    # Why the Linux kernel would refuse the table (it then shows no /sys/firmware/ibft at all),
+    # beyond checksum and revision: set by the decoder.
+    linux_rejects: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

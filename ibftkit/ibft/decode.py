@@ -55,6 +55,12 @@ class _Decoder:
     source: str
     warnings: list[str] = field(default_factory=list)
     table: bytes = b""
+    linux_rejects: str | None = None
+
+    def rejects(self, reason: str) -> None:
+        """Record the first reason the Linux kernel would refuse the whole table."""
+        if self.linux_rejects is None:
+            self.linux_rejects = reason
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -166,6 +172,7 @@ class _Decoder:
             self.warn(where, f"version {c.hdr.version} (expected 1)")
         if c.hdr.index != 0:
             self.warn(where, f"index {c.hdr.index} (expected 0; Linux rejects the table)")
+            self.rejects(f"control index {c.hdr.index} (Linux: Control header is invalid)")
         if c.extensions_off:
             self.warn(where, f"extensions offset 0x{c.extensions_off:x} (no known producer writes one; ignored)")
         slots = [(name, L.FIRST_SLOT_OFFSET + 2 * i, c[name]) for i, name in enumerate(L.CONTROL_SLOT_NAMES)]
@@ -218,6 +225,7 @@ class _Decoder:
                                   field="length", offset=off + 2)
             if hdr.length > size:
                 self.warn(f"{label} at 0x{off:x}", f"length {hdr.length} (expected {size}); extra bytes ignored")
+                self.rejects(f"{label} length {hdr.length} (Linux expects exactly {size})")
             if hdr.version != 1:
                 self.warn(f"{label} at 0x{off:x}", f"version {hdr.version} (expected 1)")
             raw = self.parse(L.LAYOUTS[sid], off, size, label)
@@ -225,6 +233,7 @@ class _Decoder:
                 if initiator is not None:
                     self.warn(f"{label} at 0x{off:x}", "a second initiator structure; ignored "
                               "(Linux fails to register both)")
+                    self.rejects("two initiator structures")
                     continue
                 initiator = self.initiator(raw, off)
             elif sid == L.ID_NIC:
@@ -241,7 +250,8 @@ class _Decoder:
             targets=tuple(targets),
             source=self.source,
             warnings=tuple(self.warnings),
-            header=TableHeader(**{**header.__dict__, "control_flags": control_flags}),
+            header=TableHeader(**{**header.__dict__, "control_flags": control_flags,
+                                  "linux_rejects": self.linux_rejects}),
         )
 
     # --- structures ------------------------------------------------------------------------------
