@@ -47,6 +47,10 @@ class StrictError(DecodeError):
     """A warning promoted to an error by ``--strict``."""
 
 
+class ModelError(IbftkitError):
+    """A JSON model (``decode --format json`` output) that does not describe a table."""
+
+
 class EncodeError(IbftkitError):
     """A model that cannot be written as a table (too large, a value out of range)."""
 

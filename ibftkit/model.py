@@ -17,7 +17,7 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .errors import UsageError
+from .errors import ModelError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -501,7 +501,7 @@ def config_to_dict(cfg: BootConfig, *, show_secrets: bool = False) -> dict[str, 
 
 def _get(d: Mapping[str, Any], key: str, where: str, default: Any = None) -> Any:
     if not isinstance(d, Mapping):
-        raise UsageError(f"{where}: expected an object, got {type(d).__name__}")
+        raise ModelError(f"{where}: expected an object, got {type(d).__name__}")
     return d.get(key, default)
 
 
@@ -509,9 +509,9 @@ def _int(value: Any, where: str, lo: int, hi: int, default: int = 0) -> int:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
-        raise UsageError(f"{where}: expected an integer, got {value!r}")
+        raise ModelError(f"{where}: expected an integer, got {value!r}")
     if not lo <= value <= hi:
-        raise UsageError(f"{where}: {value} out of range {lo}..{hi}")
+        raise ModelError(f"{where}: {value} out of range {lo}..{hi}")
     return value
 
 
@@ -519,7 +519,7 @@ def _str(value: Any, where: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise UsageError(f"{where}: expected text, got {value!r}")
+        raise ModelError(f"{where}: expected text, got {value!r}")
     return value
 
 
@@ -528,18 +528,18 @@ def _ip(value: Any, where: str) -> IPAddress | None:
     try:
         return parse_ip(text)
     except ValueError:
-        raise UsageError(f"{where}: {text!r} is not an IP address") from None
+        raise ModelError(f"{where}: {text!r} is not an IP address") from None
 
 
 def _secret(value: Any, where: str) -> Secret | None:
     text = _str(value, where)
     if text == REDACTED:
-        raise UsageError(f"{where}: the secret is redacted; use the output of 'decode --show-secrets'")
+        raise ModelError(f"{where}: the secret is redacted; use the output of 'decode --show-secrets'")
     return None if text is None else Secret(text)
 
 
 def config_from_dict(data: Mapping[str, Any]) -> BootConfig:
-    """The inverse of ``config_to_dict`` (with secrets shown). Raises ``UsageError`` naming the key."""
+    """The inverse of ``config_to_dict`` (with secrets shown). Raises ``ModelError`` naming the key."""
     h = _get(data, "header", "model")
     header = None
     if h is not None:
@@ -574,7 +574,7 @@ def config_from_dict(data: Mapping[str, Any]) -> BootConfig:
             mac = None if mac is None else normalize_mac(mac)
             pci = None if bdf is None else PciAddress.parse(bdf)
         except ValueError as e:
-            raise UsageError(f"{w}: {e}") from None
+            raise ModelError(f"{w}: {e}") from None
         nics.append(Nic(
             index=_int(_get(n, "index", w), f"{w}.index", 0, 255),
             flags=NicFlags(_int(_get(n, "flags", w), f"{w}.flags", 0, 255, 3)),
@@ -605,7 +605,7 @@ def config_from_dict(data: Mapping[str, Any]) -> BootConfig:
             else:
                 lun = Lun.from_linux(_int(_get(t, "lun", w), f"{w}.lun", 0, (1 << 64) - 1))
         except ValueError as e:
-            raise UsageError(f"{w}.lun_bytes: {e}") from None
+            raise ModelError(f"{w}.lun_bytes: {e}") from None
         targets.append(Target(
             index=_int(_get(t, "index", w), f"{w}.index", 0, 255),
             flags=TargetFlags(_int(_get(t, "flags", w), f"{w}.flags", 0, 255, 3)),

@@ -16,7 +16,7 @@ from .. import __version__
 from ..errors import IbftkitError, UsageError
 
 # Order is the order shown in --help.
-COMMANDS = ("decode", "encode", "rootpath", "dhcp", "plan", "net", "kickstart", "dracut")
+COMMANDS = ("decode", "rootpath", "dhcp", "plan", "net", "installer")  # modules; decode also registers encode
 
 EXIT_OK = 0
 EXIT_FAIL = 1
@@ -27,7 +27,7 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so usage errors go through the one boundary."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}")
+        raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
 def build_parser() -> ArgumentParser:

@@ -9,7 +9,7 @@ or that NIC has flags 0; a missing ``prefix-len`` reads as -1.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from .. import __version__
 from ..ibft.sysfs import SECRET_ATTRIBUTES, kernel_view, readdir_order
@@ -44,6 +44,16 @@ def _int(value: str | None) -> int:
     return sign * int(n) if n else 0
 
 
+def _optional(rec: list[tuple[str, str]]) -> Callable[[str, str | None], None]:
+    """open-iscsi prints most keys only ``if (strlen(value))``."""
+
+    def opt(key: str, value: str | None) -> None:
+        if value:
+            rec.append((key, value))
+
+    return opt
+
+
 def iscsistart_records(cfg: BootConfig, *, show_secrets: bool = False,
                        mac_to_ifname: Mapping[str, str] | None = None) -> list[list[tuple[str, str]]]:
     """One ``[(key, value), ...]`` list per record ``iscsistart -f`` would print."""
@@ -66,11 +76,7 @@ def iscsistart_records(cfg: BootConfig, *, show_secrets: bool = False,
         if _int(n.get("flags")) == 0 or "mac" not in n:
             continue
         rec: list[tuple[str, str]] = []
-
-        def opt(key: str, value: str | None) -> None:
-            if value:
-                rec.append((key, value))
-
+        opt = _optional(rec)
         opt("iface.initiatorname", initiator.get("initiator-name"))
         opt("iface.isid", initiator.get("isid"))
         rec.append(("iface.transport_name", "tcp"))

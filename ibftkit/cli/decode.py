@@ -1,0 +1,122 @@
+"""``ibftkit decode`` and ``ibftkit encode``: the offline decoder and its inverse."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import IbftkitError, ModelError, UsageError
+
+
+def local_macs(root: str = "/") -> dict[str, str]:
+    """MAC -> interface name for this machine's links (``iface.net_ifacename`` in iscsistart records)."""
+    net = Path(root) / "sys/class/net"
+    out = {}
+    try:
+        for d in sorted(net.iterdir()):
+            try:
+                out.setdefault((d / "address").read_text().strip().lower(), d.name)
+            except OSError:
+                continue
+    except OSError:
+        pass
+    return out
+
+
+def warn(message: str) -> None:
+    print(f"ibftkit: warning: {message}", file=sys.stderr)
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("decode", help="decode an iBFT (file, memory image, sysfs tree, or this system)",
+                       description="Decode an iSCSI Boot Firmware Table. Without PATH: this system's table, "
+                       "found as the Linux kernel finds it. Exit 0 decoded (warnings allowed), 1 no table "
+                       "or invalid table, 2 usage.")
+    p.add_argument("path", nargs="?", metavar="PATH",
+                   help="table file, memory image (with --scan), /dev/mem, or a /sys/firmware/ibft directory")
+    p.add_argument("--scan", action="store_true", help="PATH is a memory image: search it in 16-byte steps")
+    p.add_argument("--format", choices=("text", "json", "sysfs", "iscsistart"), default="text")
+    p.add_argument("--show-secrets", action="store_true", help="print CHAP secrets instead of <redacted>")
+    p.add_argument("--strict", action="store_true", help="treat every warning as an error")
+    p.set_defaults(func=run_decode)
+
+    e = sub.add_parser("encode", help="write an iBFT from a JSON model (decode --format json --show-secrets)",
+                       description="Encode a model as iBFT bytes, laid out as the named firmware does. "
+                       "Exit 0 written, 1 invalid model, 2 usage.")
+    e.add_argument("model", metavar="MODEL.json")
+    e.add_argument("--layout", choices=("ipxe", "edk2", "ibftpl"), default="ipxe",
+                   help="placement of structures and strings: iPXE (default), EDK2/OVMF, or dracut's ibft.pl")
+    e.add_argument("-o", "--output", required=True, metavar="OUT")
+    e.set_defaults(func=run_encode)
+
+
+def run_decode(args: argparse.Namespace) -> int:
+    from ..ibft.locate import load_config
+    from ..ibft.sysfs import kernel_rejects
+    from ..render import render
+
+    if args.scan and args.path is None:
+        raise UsageError("ibftkit decode: --scan needs a PATH (a memory image or /dev/mem)")
+    cfg = load_config(args.path, scan=args.scan, strict=args.strict)
+    macs = local_macs() if args.format in ("iscsistart", "text") else {}
+    out = render(cfg, args.format, show_secrets=args.show_secrets, mac_to_ifname=macs)
+    if args.format in ("sysfs", "iscsistart"):
+        for w in cfg.warnings:
+            warn(w)
+        reason = kernel_rejects(cfg)
+        if reason:
+            warn(f"the Linux kernel would show no /sys/firmware/ibft for this table: {reason}")
+        elif args.format == "iscsistart" and not out:
+            warn("iscsistart -f would print 'Could not get list of targets from firmware.'")
+    sys.stdout.write(out)
+    return 0
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write all or nothing: a temporary file in the same directory, then rename."""
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def run_encode(args: argparse.Namespace) -> int:
+    from ..ibft.encode import encode_table
+    from ..ibft.layout import IPXE_BIOS_MAX
+    from ..model import BootConfig
+
+    try:
+        text = Path(args.model).read_text()
+    except OSError as e:
+        raise ModelError(f"{args.model}: cannot read ({e.strerror or e})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ModelError(f"{args.model}: not JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{args.model}: expected a JSON object (what 'decode --format json' prints)")
+    try:
+        cfg = BootConfig.from_dict(data)
+    except IbftkitError as e:
+        raise ModelError(f"{args.model}: {e}") from None
+    table = encode_table(cfg, args.layout)
+    out = Path(args.output)
+    try:
+        _atomic_write(out, table)
+    except OSError as e:
+        raise IbftkitError(f"{out}: cannot write ({e.strerror or e})") from None
+    if args.layout == "ipxe" and len(table) > IPXE_BIOS_MAX:
+        warn(f"{len(table)} bytes: BIOS iPXE could not place a table this large "
+             f"(its buffer is {IPXE_BIOS_MAX} bytes); UEFI firmware can")
+    print(f"wrote {out}: {len(table)} bytes, layout {args.layout}", file=sys.stderr)
+    return 0

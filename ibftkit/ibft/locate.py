@@ -1,0 +1,148 @@
+"""Where an iBFT lives, and loading it into the model.
+
+- a raw table file (the table starts at byte 0);
+- a memory image scanned in 16-byte steps (``scan=True``); ``/dev/mem`` is read only in the
+  legacy window 0x80000–0xFFFFF, skipping the VGA hole 0xA0000–0xBFFFF, where BIOS firmware such
+  as iPXE leaves the table (it is then *not* among the ACPI tables);
+- ``/sys/firmware/acpi/tables/{IBFT,iBFT,BIFT}``;
+- the kernel's ``/sys/firmware/ibft`` tree (a directory path);
+- with no path, the running system in the kernel's order (``iscsi_ibft_find.c``): the memory scan
+  unless booted by EFI, then ACPI; the kernel's sysfs tree when neither raw form can be read.
+
+``root`` (default ``/``) lets tests point at a fake system tree.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DecodeError, NoTableError
+from ..model import BootConfig
+from . import layout as L
+from .decode import decode_table
+from .sysfs import load_sysfs_tree
+
+ACPI_TABLES = "sys/firmware/acpi/tables"
+SYSFS_IBFT = "sys/firmware/ibft"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    offset: int  # address (for /dev/mem) or file offset
+    signature: str
+    length: int
+
+
+def scan_image(image: bytes, base: int = 0, *, skip_vga: bool = False) -> list[Candidate]:
+    """Every 16-byte-aligned ``iBFT``/``BIFT`` signature in ``image`` (which starts at address ``base``)."""
+    found = []
+    start = (-base) % L.SCAN_STEP
+    for pos in range(start, len(image) - 7, L.SCAN_STEP):
+        addr = base + pos
+        if skip_vga and L.VGA_START <= addr < L.VGA_END:
+            continue
+        sig = image[pos:pos + 4]
+        if sig in L.MEMORY_SIGNATURES:
+            length = int.from_bytes(image[pos + 4:pos + 8], "little")
+            found.append(Candidate(addr, sig.decode(), length))
+    return found
+
+
+def decode_scan(image: bytes, *, base: int = 0, skip_vga: bool = False, label: str,
+                strict: bool = False) -> BootConfig:
+    """Decode the first candidate that decodes, as Linux takes the first hit; report the others."""
+    candidates = scan_image(image, base, skip_vga=skip_vga)
+    if not candidates:
+        raise NoTableError(f"{label}: no iBFT signature at any 16-byte boundary "
+                           f"({len(image)} bytes from 0x{base:x})")
+    notes: list[str] = []
+    for i, cand in enumerate(candidates):
+        pos = cand.offset - base
+        try:
+            cfg = decode_table(image[pos:], source=f"{label}@0x{cand.offset:x}", strict=strict)
+        except DecodeError as e:
+            notes.append(f"{label}@0x{cand.offset:x}: candidate {cand.signature} skipped: {e}")
+            continue
+        others = [f"{label}: another {c.signature} signature at 0x{c.offset:x} (ignored)"
+                  for c in candidates[i + 1:]]
+        return cfg.replace(warnings=(*notes, *cfg.warnings, *others))
+    raise NoTableError(f"{label}: {len(candidates)} signature(s) found, none decodes; first: "
+                       + notes[0].split(": ", 1)[1])
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except PermissionError:
+        raise NoTableError(f"{path}: permission denied (reading firmware tables needs root)") from None
+    except OSError as e:
+        raise NoTableError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+def read_dev_mem(path: Path) -> bytes:
+    """0x80000–0xFFFFF of physical memory (the legacy iBFT window)."""
+    try:
+        with open(path, "rb", buffering=0) as f:
+            f.seek(L.SCAN_START)
+            return f.read(L.SCAN_END - L.SCAN_START)
+    except PermissionError:
+        raise NoTableError(f"{path}: permission denied (reading /dev/mem needs root)") from None
+    except OSError as e:
+        raise NoTableError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+def load_path(path: str | Path, *, scan: bool = False, strict: bool = False) -> BootConfig:
+    """A table file, a memory image (``scan``), ``/dev/mem`` or a sysfs tree directory."""
+    p = Path(path)
+    if p.is_dir():
+        return load_sysfs_tree(p)
+    if not p.exists():
+        raise NoTableError(f"{p}: no such file")
+    if scan or str(p) == "/dev/mem":
+        if str(p) == "/dev/mem" or p.is_char_device():
+            return decode_scan(read_dev_mem(p), base=L.SCAN_START, skip_vga=True, label=f"memory:{p}",
+                               strict=strict)
+        return decode_scan(_read(p), label=f"image:{p}", strict=strict)
+    data = _read(p)
+    if data[:4] not in L.SIGNATURES and scan_image(data):
+        raise DecodeError(f"signature {data[:4]!r} is not an iBFT, but one is at offset "
+                          f"0x{scan_image(data)[0].offset:x}", structure="header", field="signature", offset=0,
+                          hint="this looks like a memory image: add --scan")
+    return decode_table(data, source=f"file:{p}", strict=strict)
+
+
+def load_running_system(*, root: str | Path = "/", strict: bool = False) -> BootConfig:
+    """The running system's table, in the Linux kernel's order, saying which source was used."""
+    r = Path(root)
+    tried: list[str] = []
+    efi = (r / "sys/firmware/efi").exists()
+    if not efi:
+        mem = r / "dev/mem"
+        try:
+            return decode_scan(read_dev_mem(mem), base=L.SCAN_START, skip_vga=True, label=f"memory:{mem}",
+                               strict=strict)
+        except NoTableError as e:
+            tried.append(str(e))
+    else:
+        tried.append("low-memory scan skipped: booted by EFI (iBFT 1.03 §1.4.3.1: ACPI only)")
+    for sig in ("IBFT", "iBFT", "BIFT"):
+        t = r / ACPI_TABLES / sig
+        if t.exists():
+            cfg = decode_table(_read(t), source=f"acpi:{t}", strict=strict)
+            return cfg
+    tried.append(f"no {r / ACPI_TABLES}/{{IBFT,iBFT,BIFT}}")
+    tree = r / SYSFS_IBFT
+    if tree.is_dir() and any(tree.iterdir()):
+        return load_sysfs_tree(tree)
+    tried.append(f"no {tree}")
+    raise NoTableError("no iBFT on this system: " + "; ".join(tried))
+
+
+def load_config(path: str | Path | None = None, *, scan: bool = False, strict: bool = False,
+                root: str | Path = "/") -> BootConfig:
+    """The contract other modules use: a path (file, image, directory) or the running system."""
+    if path is None:
+        return load_running_system(root=root, strict=strict)
+    return load_path(os.fspath(path), scan=scan, strict=strict)
