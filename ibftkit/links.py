@@ -1,0 +1,138 @@
+"""The machine's network links, read from ``/sys/class/net`` (no pyroute2, no sockets).
+
+The plan (``ibftkit.netplan``) needs only MAC → interface name, the PCI bus/device/function
+behind each link (the iBFT NIC structure stores ``PciAddress`` as ``bus<<8 | dev<<3 | fn``,
+iBFT 1.03 §1.4.3.2.5) and whether a link is a stacked device that merely borrows its parent's
+MAC (a VLAN, a bridge, a bond). All of that is in sysfs (``Documentation/ABI/testing/sysfs-class-net``):
+
+- ``address``: the MAC, lower-case colon form;
+- ``ifindex``: the kernel's interface index;
+- ``carrier``: ``1``/``0``, and ``EINVAL`` while the link is administratively down;
+- ``operstate``: RFC 2863 ``IF-MIB::ifOperStatus`` text (``up``, ``down``, ``lowerlayerdown``…);
+- ``uevent``: ``DEVTYPE=vlan|bridge|bond|…`` for stacked devices (absent for Ethernet, veth);
+- ``device``: a symlink into ``/sys/devices``; for a PCI NIC some component of its target is
+  ``DDDD:BB:DD.F`` (directly, or the parent of e.g. ``virtio0``).
+
+``root`` is injectable so unit tests build a fake tree. Under ``ip netns exec`` the process gets a
+``/sys`` of that namespace, so this module then sees the namespace's links.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from .model import PciAddress, normalize_mac
+
+#: ``DEVTYPE`` values of stacked links that copy their lower link's MAC: never the firmware NIC.
+STACKED_DEVTYPES = frozenset({"vlan", "bridge", "bond", "team", "macvlan", "macvtap", "ipvlan", "vrf"})
+
+_PCI_COMPONENT = re.compile(r"^([0-9a-fA-F]{4,}):([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-7])$")
+
+
+@dataclasses.dataclass(frozen=True)
+class LinkInfo:
+    """One network link as the plan sees it."""
+
+    ifname: str
+    mac: str | None = None
+    ifindex: int = 0
+    carrier: bool | None = None  # None: unknown (link administratively down, or not readable)
+    operstate: str = "unknown"
+    pci_bdf: PciAddress | None = None
+    pci_segment: int = 0
+    devtype: str | None = None  # from uevent DEVTYPE; None for plain Ethernet and veth
+
+    @property
+    def stacked(self) -> bool:
+        """A VLAN/bridge/bond…: it shows its lower link's MAC, so a MAC match on it means nothing."""
+        return self.devtype in STACKED_DEVTYPES
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "ifname": self.ifname,
+            "mac": self.mac,
+            "ifindex": self.ifindex,
+            "carrier": self.carrier,
+            "operstate": self.operstate,
+            "pci_bdf": None if self.pci_bdf is None else str(self.pci_bdf),
+            "devtype": self.devtype,
+        }
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _pci_of(device_link: Path) -> tuple[PciAddress | None, int]:
+    """The PCI function behind a ``device`` symlink: the nearest ``DDDD:BB:DD.F`` component."""
+    try:
+        target = Path(os.path.realpath(device_link))
+    except OSError:
+        return None, 0
+    if not os.path.lexists(device_link):
+        return None, 0
+    for part in reversed(target.parts):
+        m = _PCI_COMPONENT.match(part)
+        if m:
+            seg, bus, dev, fn = (int(x, 16) for x in m.groups())
+            try:
+                return PciAddress(bus, dev, fn), seg
+            except ValueError:
+                return None, 0
+    return None, 0
+
+
+def _devtype(uevent: str | None) -> str | None:
+    for line in (uevent or "").splitlines():
+        key, _, value = line.partition("=")
+        if key == "DEVTYPE":
+            return value.strip() or None
+    return None
+
+
+def read_link(directory: Path) -> LinkInfo:
+    """One ``/sys/class/net/<ifname>`` directory."""
+    mac_text = _read(directory / "address")
+    try:
+        mac = normalize_mac(mac_text) if mac_text else None
+    except ValueError:
+        mac = None  # not Ethernet-like (e.g. a tunnel with a 4-byte address)
+    if mac == "00:00:00:00:00:00":
+        mac = None
+    ifindex_text = _read(directory / "ifindex")
+    carrier_text = _read(directory / "carrier")
+    pci, segment = _pci_of(directory / "device")
+    return LinkInfo(
+        ifname=directory.name,
+        mac=mac,
+        ifindex=int(ifindex_text) if ifindex_text and ifindex_text.isdigit() else 0,
+        carrier=None if carrier_text not in ("0", "1") else carrier_text == "1",
+        operstate=_read(directory / "operstate") or "unknown",
+        pci_bdf=pci,
+        pci_segment=segment,
+        devtype=_devtype(_read(directory / "uevent")),
+    )
+
+
+def list_links(root: str | os.PathLike[str] = "/") -> list[LinkInfo]:
+    """Every link under ``<root>/sys/class/net``, ordered by ifindex (then name)."""
+    net = Path(root) / "sys/class/net"
+    try:
+        entries = list(net.iterdir())
+    except OSError:
+        return []
+    links = [read_link(d) for d in entries if d.name not in ("bonding_masters",) and d.is_dir()]
+    return sorted(links, key=lambda link: (link.ifindex, link.ifname))
+
+
+def by_mac(links: Sequence[LinkInfo], mac: str) -> list[LinkInfo]:
+    """Links whose MAC is ``mac`` (any spelling), stacked ones excluded."""
+    want = normalize_mac(mac)
+    return [link for link in links if link.mac == want and not link.stacked]

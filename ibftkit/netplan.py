@@ -1,0 +1,415 @@
+"""The network plan: from a ``BootConfig`` and the machine's links, the netlink changes to make.
+
+Pure (no pyroute2, no sockets): ``ibftkit plan`` prints it, ``ibftkit.net.apply_plan`` carries it
+out. The rules follow what open-iscsi's ``iscsistart -N`` does (``usr/iscsi_net_util.c``
+``net_setup_netdev_ipv4``/``_ipv6``) and close its gaps:
+
+- each NIC a valid target uses is found by its MAC (iBFT 1.03 NIC structure offset 90); the
+  PCI bus/device/function (offset 96) breaks a tie; stacked links (VLAN, bridge, bond) that
+  borrow the MAC never match;
+- the link is set up and the plan waits (bounded) for carrier; ``vlan`` ≠ 0 (offset 88, the VID
+  is the low 12 bits) gives a ``<if>.<vid>`` 802.1Q link that carries the address;
+- the address and prefix (offsets 2 and 18) as the firmware had them. Origin DHCP (3, the
+  ``NL_PREFIX_ORIGIN`` value at offset 19) means the firmware got the address by DHCP: it is
+  applied as given unless ``dhcp_rerun`` asks DHCP again;
+- one default route via the gateway (offset 24), for the boot NIC only (the NIC of the first
+  boot-selected target), never twice;
+- one host route (/32 or /128) per target whose address is outside its NIC's subnet, via that
+  NIC's gateway and out of the NIC the target's ``nic_assoc`` names, so that two NICs to one
+  storage array are two independent paths (dm-multipath); on-link targets need none;
+- DNS servers (offsets 40, 56) into resolv.conf, and the NIC's host name when one is given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from .errors import NetError
+from .links import LinkInfo, by_mac
+from .model import BootConfig, IPAddress, Nic, Origin, Target, is_null_ip, normalize_mac
+
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: Linux ``IFNAMSIZ`` is 16 including the NUL.
+IFNAME_MAX = 15
+#: glibc ``MAXNS``: resolv.conf lines past the third nameserver are ignored.
+MAXNS = 3
+#: Linux ``HOST_NAME_MAX``.
+HOST_NAME_MAX = 64
+_HOSTNAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$")
+
+DHCP_NOTE = "address came from DHCP in firmware; applying it statically; --dhcp-rerun to ask DHCP again"
+
+
+# --- steps ---------------------------------------------------------------------------------------
+
+
+def _value(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return [_value(x) for x in v]
+    if isinstance(v, (str, int, bool)) or v is None:
+        return v
+    return str(v)
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One change to the machine; ``kind`` names it in JSON."""
+
+    kind: ClassVar[str] = ""
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"step": self.kind}
+        for f in dataclasses.fields(self):
+            out[f.name] = _value(getattr(self, f.name))
+        out["describe"] = self.describe()
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class LinkUp(Step):
+    kind: ClassVar[str] = "link_up"
+    ifname: str
+
+    def describe(self) -> str:
+        return f"set link {self.ifname} up"
+
+
+@dataclasses.dataclass(frozen=True)
+class WaitCarrier(Step):
+    kind: ClassVar[str] = "wait_carrier"
+    ifname: str
+
+    def describe(self) -> str:
+        return f"wait for carrier on {self.ifname}"
+
+
+@dataclasses.dataclass(frozen=True)
+class CreateVlan(Step):
+    kind: ClassVar[str] = "create_vlan"
+    ifname: str
+    parent: str
+    vlan_id: int
+
+    def describe(self) -> str:
+        return f"create 802.1Q link {self.ifname} (VID {self.vlan_id}) on {self.parent}"
+
+
+@dataclasses.dataclass(frozen=True)
+class AddAddress(Step):
+    kind: ClassVar[str] = "add_address"
+    ifname: str
+    address: IPInterface
+    nic_index: int
+    note: str = ""
+
+    def describe(self) -> str:
+        tail = f"; {self.note}" if self.note else ""
+        return f"add address {self.address} to {self.ifname} (NIC[{self.nic_index}]{tail})"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunDhcp(Step):
+    kind: ClassVar[str] = "run_dhcp"
+    ifname: str
+    nic_index: int
+    firmware_address: IPInterface | None = None
+
+    def describe(self) -> str:
+        had = f", firmware had {self.firmware_address}" if self.firmware_address else ""
+        return f"ask DHCP for the address of {self.ifname} (NIC[{self.nic_index}]{had})"
+
+
+@dataclasses.dataclass(frozen=True)
+class AddRoute(Step):
+    kind: ClassVar[str] = "add_route"
+    dst: IPNetwork
+    gateway: IPAddress | None
+    ifname: str
+    reason: str = ""
+
+    @property
+    def is_default(self) -> bool:
+        return self.dst.prefixlen == 0
+
+    def describe(self) -> str:
+        dst = "default" if self.is_default else str(self.dst)
+        if self.is_default and self.dst.version == 6:
+            dst = "default (::/0)"
+        via = f" via {self.gateway}" if self.gateway is not None else ""
+        why = f" ({self.reason})" if self.reason else ""
+        return f"add route {dst}{via} dev {self.ifname}{why}"
+
+
+@dataclasses.dataclass(frozen=True)
+class SetDns(Step):
+    kind: ClassVar[str] = "set_dns"
+    servers: tuple[IPAddress, ...]
+
+    def describe(self) -> str:
+        return "write resolv.conf with nameserver " + ", ".join(str(s) for s in self.servers)
+
+
+@dataclasses.dataclass(frozen=True)
+class SetHostname(Step):
+    kind: ClassVar[str] = "set_hostname"
+    hostname: str
+
+    def describe(self) -> str:
+        return f"set hostname {self.hostname}"
+
+
+@dataclasses.dataclass(frozen=True)
+class NetPlan:
+    """What ``apply_plan`` will do, in order, plus notes on what it deliberately leaves alone."""
+
+    steps: tuple[Step, ...] = ()
+    notes: tuple[str, ...] = ()
+    source: str = ""
+
+    def describe(self) -> list[str]:
+        return [s.describe() for s in self.steps]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": 1, "source": self.source, "steps": [s.to_dict() for s in self.steps],
+                "notes": list(self.notes)}
+
+    def render_text(self) -> str:
+        lines = [f"network plan for {self.source or 'the boot configuration'}:"]
+        lines += [f"  {n}. {d}" for n, d in enumerate(self.describe(), 1)] or ["  (nothing to do)"]
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines) + "\n"
+
+    def interfaces(self) -> list[str]:
+        """The links the plan touches, in order."""
+        seen: list[str] = []
+        for s in self.steps:
+            name = getattr(s, "ifname", None)
+            if name and name not in seen:
+                seen.append(name)
+        return seen
+
+
+# --- finding the link ----------------------------------------------------------------------------
+
+
+def _links_text(links: Sequence[LinkInfo]) -> str:
+    shown = [f"{link.ifname} {link.mac}" for link in links if link.mac][:8]
+    more = "" if len(shown) == len([x for x in links if x.mac]) else ", …"
+    return ", ".join(shown) + more if shown else "none with a MAC"
+
+
+def find_link(nic: Nic, links: Sequence[LinkInfo]) -> LinkInfo:
+    """The link for a NIC: by name when the source knows it, else by MAC, PCI BDF breaking ties."""
+    where = f"NIC[{nic.index}]"
+    if nic.ifname:
+        named = [link for link in links if link.ifname == nic.ifname]
+        if not named:
+            raise NetError(f"{where}: no interface named {nic.ifname} "
+                           f"(links: {', '.join(x.ifname for x in links) or 'none'})")
+        if nic.mac and named[0].mac and named[0].mac != normalize_mac(nic.mac):
+            raise NetError(f"{where}: interface {nic.ifname} has MAC {named[0].mac}, not {nic.mac}")
+        return named[0]
+    if not nic.mac:
+        raise NetError(f"{where}: has neither a MAC address nor an interface name to find its link")
+    found = by_mac(links, nic.mac)
+    if not found:
+        raise NetError(f"{where}: no link has MAC {normalize_mac(nic.mac)} (links: {_links_text(links)})")
+    if len(found) == 1:
+        return found[0]
+    names = ", ".join(x.ifname for x in found)
+    if nic.pci_bdf is not None:
+        by_pci = [x for x in found if x.pci_bdf == nic.pci_bdf]
+        if len(by_pci) == 1:
+            return by_pci[0]
+        raise NetError(f"{where}: MAC {nic.mac} is on {names} and PCI {nic.pci_bdf} matches "
+                       f"{len(by_pci) or 'none'} of them")
+    raise NetError(f"{where}: MAC {nic.mac} is on {names} and the NIC gives no PCI address to choose")
+
+
+# --- the plan ------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _NicState:
+    nic: Nic
+    link: LinkInfo
+    l3: str  # the link that carries the address: the NIC's link or its VLAN link
+    iface: IPInterface | None
+    gateway: IPAddress | None
+
+
+def _interface(nic: Nic) -> IPInterface | None:
+    if is_null_ip(nic.ip_address):
+        return None
+    try:
+        return nic.interface
+    except ValueError:
+        limit = 32 if nic.ip_address is not None and nic.ip_address.version == 4 else 128
+        raise NetError(f"NIC[{nic.index}]: prefix length {nic.prefix_len} is invalid for "
+                       f"{nic.ip_address} (expected 1..{limit})") from None
+
+
+def _gateway(nic: Nic, iface: IPInterface | None, notes: list[str]) -> IPAddress | None:
+    gw = nic.gateway
+    if is_null_ip(gw) or str(gw) == "255.255.255.255":
+        return None
+    assert gw is not None
+    if iface is not None and gw.version != iface.version:
+        notes.append(f"NIC[{nic.index}]: gateway {gw} is not the family of {iface}: ignored")
+        return None
+    if iface is not None and gw not in iface.network:
+        notes.append(f"NIC[{nic.index}]: gateway {gw} is outside {iface.network}: the kernel will "
+                     "refuse routes through it (Network is unreachable)")
+    return gw
+
+
+def _boot_target(targets: Sequence[Target]) -> Target | None:
+    for t in targets:
+        if t.boot_selected:
+            return t
+    return targets[0] if targets else None
+
+
+def _valid_hostname(name: str) -> bool:
+    return len(name) <= HOST_NAME_MAX and bool(_HOSTNAME.match(name))
+
+
+def plan_network(cfg: BootConfig, *, links: Sequence[LinkInfo], dhcp_rerun: bool = False,
+                 set_hostname: bool = True) -> NetPlan:
+    """The plan for ``cfg`` on a machine with ``links``. Raises ``NetError`` naming the NIC/target."""
+    notes: list[str] = []
+    targets = [t for t in cfg.targets if t.valid]
+    targets.sort(key=lambda t: 0 if t.boot_selected else 1)
+    for t in cfg.targets:
+        if not t.valid:
+            notes.append(f"target[{t.index}] is not marked valid: ignored")
+
+    # The NICs to configure, in order of first use (the boot target's NIC first).
+    used: list[Nic] = []
+    for t in targets:
+        nic = cfg.nic_for(t)
+        if nic is None:
+            raise NetError(f"target[{t.index}] names NIC index {t.nic_index}, which "
+                           f"{cfg.source or 'the configuration'} does not have")
+        if not nic.valid:
+            raise NetError(f"target[{t.index}] uses NIC[{nic.index}], which is not marked valid "
+                           f"(flags 0x{int(nic.flags):02x})")
+        if nic not in used:
+            used.append(nic)
+    if not targets:
+        used = [n for n in cfg.nics if n.valid]
+        notes.append("no valid target: configuring the valid NICs only")
+    for n in cfg.nics:
+        if n not in used:
+            notes.append(f"NIC[{n.index}] is used by no valid target: left alone")
+
+    steps: list[Step] = []
+    states: dict[int, _NicState] = {}
+    up: set[str] = set()
+    addressed: set[tuple[str, str]] = set()
+    for nic in used:
+        link = find_link(nic, links)
+        if link.ifname not in up:
+            steps += [LinkUp(link.ifname), WaitCarrier(link.ifname)]
+            up.add(link.ifname)
+        l3 = link.ifname
+        if nic.vlan_id:
+            l3 = f"{link.ifname}.{nic.vlan_id}"
+            if len(l3) > IFNAME_MAX:
+                raise NetError(f"NIC[{nic.index}]: VLAN link name {l3} is longer than {IFNAME_MAX} characters")
+            if nic.vlan != nic.vlan_id:
+                notes.append(f"NIC[{nic.index}]: vlan field 0x{nic.vlan:04x} looks like a full 802.1Q TCI; "
+                             f"using its VID {nic.vlan_id}")
+            if l3 not in up:
+                steps += [CreateVlan(l3, link.ifname, nic.vlan_id), LinkUp(l3)]
+                up.add(l3)
+        iface = _interface(nic)
+        if iface is not None and iface.network.prefixlen == 0:
+            notes.append(f"NIC[{nic.index}]: prefix length 0 makes every address on-link")
+        from_dhcp = nic.origin == Origin.DHCP
+        if dhcp_rerun and from_dhcp:
+            steps.append(RunDhcp(l3, nic.index, iface))
+        elif iface is not None and (l3, str(iface)) not in addressed:
+            steps.append(AddAddress(l3, iface, nic.index, DHCP_NOTE if from_dhcp else ""))
+            addressed.add((l3, str(iface)))
+        elif iface is None:
+            notes.append(f"NIC[{nic.index}] has no address: {l3} keeps the addresses it has")
+        if dhcp_rerun and not from_dhcp:
+            notes.append(f"NIC[{nic.index}]: origin {nic.origin.name}, not DHCP: --dhcp-rerun does not apply")
+        states[nic.index] = _NicState(nic, link, l3, iface, _gateway(nic, iface, notes))
+
+    # One default route, for the boot NIC.
+    boot_t = _boot_target(targets)
+    boot = states.get(boot_t.nic_index) if boot_t else (next(iter(states.values())) if states else None)
+    routes: dict[IPNetwork, AddRoute] = {}
+    if boot is not None:
+        if boot.gateway is not None:
+            dst = ipaddress.ip_network("0.0.0.0/0" if boot.gateway.version == 4 else "::/0")
+            routes[dst] = AddRoute(dst, boot.gateway, boot.l3, f"boot NIC[{boot.nic.index}]")
+        else:
+            notes.append(f"boot NIC[{boot.nic.index}] has no gateway: no default route")
+
+    # One host route per off-subnet target, out of its own NIC.
+    for t in targets:
+        st = states[t.nic_index]
+        who = f"target[{t.index}]"
+        if t.ip_address is None:
+            notes.append(f"{who}: server {t.server_name!r} is a name, not an address: no host route")
+            continue
+        ip = t.ip_address
+        if st.iface is None:
+            notes.append(f"{who} {ip}: NIC[{st.nic.index}] has no address to judge on-link: no host route")
+            continue
+        if ip.version != st.iface.version:
+            raise NetError(f"{who} {ip} is IPv{ip.version} but its NIC[{st.nic.index}] address "
+                           f"{st.iface} is IPv{st.iface.version}")
+        if ip in st.iface.network:
+            notes.append(f"{who} {ip} is on-link on {st.l3} ({st.iface.network}): no host route")
+            continue
+        if st.gateway is None:
+            raise NetError(f"{who} {ip} is outside NIC[{st.nic.index}]'s subnet {st.iface.network} "
+                           f"and NIC[{st.nic.index}] has no gateway")
+        dst = ipaddress.ip_network(f"{ip}/{ip.max_prefixlen}")
+        route = AddRoute(dst, st.gateway, st.l3, f"{who} is off NIC[{st.nic.index}]'s subnet {st.iface.network}")
+        old = routes.get(dst)
+        if old is None:
+            routes[dst] = route
+        elif (old.gateway, old.ifname) != (route.gateway, route.ifname):
+            notes.append(f"{who} {ip}: already routed via {old.gateway} dev {old.ifname}; a second path "
+                         f"dev {route.ifname} to the same address needs policy routing: not added")
+    steps += routes.values()
+
+    # DNS: the boot NIC's servers first, then the others', at most MAXNS.
+    ordered = ([boot] if boot else []) + [s for s in states.values() if s is not boot]
+    servers: list[IPAddress] = []
+    for st in ordered:
+        for s in (st.nic.primary_dns, st.nic.secondary_dns):
+            if not is_null_ip(s) and s not in servers:
+                assert s is not None
+                servers.append(s)
+    if len(servers) > MAXNS:
+        notes.append(f"{len(servers)} DNS servers; resolv.conf uses the first {MAXNS}: "
+                     + ", ".join(str(s) for s in servers[MAXNS:]) + " left out")
+        servers = servers[:MAXNS]
+    if servers:
+        steps.append(SetDns(tuple(servers)))
+
+    names = [st.nic.hostname for st in ordered if st.nic.hostname]
+    if names:
+        name = names[0]
+        if not set_hostname:
+            notes.append(f"hostname {name!r} not set (--no-hostname)")
+        elif not _valid_hostname(name):
+            notes.append(f"hostname {name!r} is not a valid host name (RFC 1123): not set")
+        else:
+            steps.append(SetHostname(name))
+    return NetPlan(tuple(steps), tuple(notes), cfg.source)
