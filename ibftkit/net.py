@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import NetError
+from .errors import IbftkitError, NetError
 from .links import LinkInfo
 from .netplan import AddAddress, AddRoute, CreateVlan, LinkUp, NetPlan, RunDhcp, SetDns, SetHostname, Step, WaitCarrier
 
@@ -359,7 +359,7 @@ def apply_plan(plan: NetPlan, *, resolv_conf: str = "/etc/resolv.conf", carrier_
                 line = applier.run(step)
             except _StepFailed as e:
                 why = str(e)
-            except NetError as e:
+            except IbftkitError as e:  # NetError, or DhcpError from --dhcp-rerun
                 why = str(e)
             except NetlinkError as e:
                 why = _why(e)

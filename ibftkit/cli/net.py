@@ -1,0 +1,77 @@
+"""``ibftkit net apply`` (configure the boot NICs, root) and ``ibftkit net links`` (what the plan sees)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..errors import UsageError
+from .plan import add_source_args, config_from_args
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("net", help="configure the network for the boot target (apply) or list links",
+                       description="Network configuration with rtnetlink (no 'ip' subprocesses).")
+    verbs = p.add_subparsers(dest="net_command", metavar="VERB")
+    a = verbs.add_parser("apply", help="configure the boot NIC(s) as the plan says (root)",
+                         description="Apply the plan 'ibftkit plan' prints. Idempotent; on any failure "
+                         "this run's changes are undone and the failing step is named. Exit 0 configured, "
+                         "1 failed (nothing of this run left behind), 2 usage.")
+    add_source_args(a)
+    a.add_argument("--resolv-conf", metavar="PATH", default="/etc/resolv.conf",
+                   help="where to write the DNS servers (default /etc/resolv.conf; written atomically)")
+    a.add_argument("--carrier-timeout", metavar="S", type=float, default=10.0,
+                   help="seconds to wait for carrier on each link (default 10)")
+    a.add_argument("--json", action="store_true", help="print what was done as JSON")
+    a.set_defaults(func=run_apply)
+    v = verbs.add_parser("links", help="list the links the plan matches NICs against",
+                         description="This machine's links from /sys/class/net: name, MAC, PCI address.")
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(func=run_links)
+    p.set_defaults(func=_no_verb)
+
+
+def _no_verb(args: argparse.Namespace) -> int:
+    raise UsageError("ibftkit net: give a verb: apply or links (see 'ibftkit net --help')")
+
+
+def _progress(message: str) -> None:
+    print(f"ibftkit: {message}", file=sys.stderr, flush=True)
+
+
+def run_apply(args: argparse.Namespace) -> int:
+    from ..links import list_links
+    from ..net import apply_plan
+    from ..netplan import plan_network
+
+    if args.carrier_timeout < 0:
+        raise UsageError(f"--carrier-timeout {args.carrier_timeout}: expected a number of seconds >= 0")
+    cfg = config_from_args(args)
+    plan = plan_network(cfg, links=list_links(), dhcp_rerun=args.dhcp_rerun, set_hostname=not args.no_hostname)
+    for note in plan.notes:
+        _progress(f"note: {note}")
+    result = apply_plan(plan, resolv_conf=args.resolv_conf, carrier_timeout=args.carrier_timeout,
+                        progress=None if args.json else _progress)
+    if args.json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
+    else:
+        n = len(result.changes)
+        print(f"network configured: {n} change{'s' if n != 1 else ''}" + ("" if n else " (already as planned)"))
+    return 0
+
+
+def run_links(args: argparse.Namespace) -> int:
+    from ..links import list_links
+
+    links = list_links()
+    if args.json:
+        sys.stdout.write(json.dumps([x.to_dict() for x in links], indent=2, sort_keys=True) + "\n")
+        return 0
+    for x in links:
+        pci = "" if x.pci_bdf is None else f" pci {x.pci_bdf}"
+        kind = "" if x.devtype is None else f" ({x.devtype})"
+        carrier = {True: "carrier", False: "no-carrier", None: "carrier ?"}[x.carrier]
+        print(f"{x.ifindex}: {x.ifname}{kind} {x.mac or '-'} {x.operstate} {carrier}{pci}")
+    return 0

@@ -1,0 +1,106 @@
+"""``ibftkit plan``: print the network changes ``ibftkit net apply`` would make (no root needed).
+
+Also holds the source options ``plan`` and ``net apply`` share: ``--ibft PATH`` (a table file,
+memory image or sysfs directory; none: this system's table) or ``--root-path TEXT --interface IF``
+(an RFC 4173 root path with the NIC given on the command line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import sys
+from typing import Any
+
+from ..errors import IbftkitError, UsageError
+from ..model import BootConfig
+
+
+def add_source_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("where the boot configuration comes from")
+    g.add_argument("--ibft", metavar="PATH",
+                   help="table file, memory image or /sys/firmware/ibft directory (default: this system's iBFT)")
+    g.add_argument("--root-path", metavar="TEXT", help="an RFC 4173 root path (DHCP option 17) instead of an iBFT")
+    g.add_argument("--interface", metavar="IF", help="with --root-path: the interface to use")
+    g.add_argument("--address", metavar="A/N", help="with --root-path: static address and prefix (a.b.c.d/nn)")
+    g.add_argument("--gateway", metavar="IP", help="with --root-path: the gateway")
+    g.add_argument("--dns", metavar="IP", action="append", default=[],
+                   help="with --root-path: a DNS server (at most two; repeat the option)")
+    g.add_argument("--hostname", metavar="NAME", help="with --root-path: the host name to set")
+    g.add_argument("--initiator-name", metavar="IQN", help="with --root-path: the initiator's iSCSI name")
+    b = p.add_argument_group("what to do")
+    b.add_argument("--dhcp-rerun", action="store_true",
+                   help="for a NIC whose firmware address came from DHCP, ask DHCP again instead of applying it")
+    b.add_argument("--no-hostname", action="store_true", help="never set the host name")
+
+
+def _root_path_nic(args: argparse.Namespace) -> Any:
+    from ..model import Nic, parse_ip
+
+    if not args.interface:
+        raise UsageError("--root-path needs --interface IF (the NIC to reach the target through)")
+    ip, prefix = None, 0
+    if args.address:
+        try:
+            iface = ipaddress.ip_interface(args.address)
+        except ValueError:
+            raise UsageError(f"--address {args.address!r}: expected an address with a prefix, "
+                             "like 10.0.0.5/24") from None
+        if "/" not in args.address:
+            raise UsageError(f"--address {args.address!r}: give the prefix length too, like {args.address}/24")
+        ip, prefix = iface.ip, iface.network.prefixlen
+    if len(args.dns) > 2:
+        raise UsageError(f"--dns given {len(args.dns)} times; a NIC holds at most two DNS servers")
+    try:
+        gateway = parse_ip(args.gateway)
+        dns = [parse_ip(d) for d in args.dns] + [None, None]
+    except ValueError as e:
+        raise UsageError(f"--gateway/--dns: {e}") from None
+    return Nic(index=0, ip_address=ip, prefix_len=prefix, gateway=gateway, primary_dns=dns[0],
+               secondary_dns=dns[1], hostname=args.hostname, ifname=args.interface)
+
+
+def config_from_args(args: argparse.Namespace) -> BootConfig:
+    """The ``BootConfig`` the source options name."""
+    static = [o for o, v in (("--interface", args.interface), ("--address", args.address),
+                             ("--gateway", args.gateway), ("--dns", args.dns), ("--hostname", args.hostname),
+                             ("--initiator-name", args.initiator_name)) if v]
+    if args.root_path is None:
+        if static:
+            raise UsageError(f"{', '.join(static)}: only valid with --root-path")
+        from ..ibft.locate import load_config
+
+        return load_config(args.ibft)
+    if args.ibft is not None:
+        raise UsageError("give either --ibft or --root-path, not both")
+    nic = _root_path_nic(args)
+    try:
+        from ..rootpath import config_from_root_path, parse_root_path
+    except ImportError:
+        raise IbftkitError("root path support (ibftkit.rootpath) is not installed in this build") from None
+    rp = parse_root_path(args.root_path)
+    return config_from_root_path(rp, initiator_name=args.initiator_name, nic=nic, source="root-path")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("plan", help="print the network changes 'net apply' would make",
+                       description="Show how the boot NIC(s) would be configured: links, carrier wait, VLAN, "
+                       "addresses, default and per-target host routes, DNS, host name. Changes nothing. "
+                       "Exit 0 planned, 1 no plan possible (e.g. no link has the NIC's MAC), 2 usage.")
+    add_source_args(p)
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..links import list_links
+    from ..netplan import plan_network
+
+    cfg = config_from_args(args)
+    plan = plan_network(cfg, links=list_links(), dhcp_rerun=args.dhcp_rerun, set_hostname=not args.no_hostname)
+    if args.json:
+        sys.stdout.write(json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(plan.render_text())
+    return 0
