@@ -1,0 +1,116 @@
+"""Link enumeration from a fake /sys tree, and the ``plan`` CLI on top of it (no sockets, no root)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from ibftkit import links as links_mod
+from ibftkit.cli.main import main
+from ibftkit.links import LinkInfo, by_mac, list_links
+from ibftkit.model import PciAddress
+
+
+def make_link(root: Path, name: str, *, mac: str | None, ifindex: int, carrier: str | None = "1",
+              operstate: str = "up", device: str | None = None, devtype: str | None = None) -> None:
+    """One /sys/class/net/<name> directory, as the kernel lays it out (device symlinked into /sys/devices)."""
+    d = root / "sys/devices/virtual/net" / name if device is None else root / device / "net" / name
+    d.mkdir(parents=True)
+    if mac is not None:
+        (d / "address").write_text(mac + "\n")
+    (d / "ifindex").write_text(f"{ifindex}\n")
+    if carrier is not None:
+        (d / "carrier").write_text(carrier + "\n")
+    (d / "operstate").write_text(operstate + "\n")
+    (d / "uevent").write_text(f"INTERFACE={name}\nIFINDEX={ifindex}\n" + (f"DEVTYPE={devtype}\n" if devtype else ""))
+    if device is not None:
+        os.symlink(os.path.relpath(root / device, d), d / "device")
+    cls = root / "sys/class/net"
+    cls.mkdir(parents=True, exist_ok=True)
+    os.symlink(os.path.relpath(d, cls), cls / name)
+
+
+@pytest.fixture
+def sysroot(tmp_path: Path) -> Path:
+    make_link(tmp_path, "lo", mac="00:00:00:00:00:00", ifindex=1, operstate="unknown")
+    # e1000 straight on PCI, and virtio-net whose device is virtio0 under its PCI function
+    make_link(tmp_path, "eth0", mac="52:54:00:12:34:00", ifindex=2, device="sys/devices/pci0000:00/0000:00:03.0")
+    make_link(tmp_path, "eth1", mac="52:54:00:12:34:01", ifindex=3, carrier=None, operstate="down",
+              device="sys/devices/pci0000:00/0000:00:1c.0/0000:02:00.1/virtio0")
+    make_link(tmp_path, "eth0.42", mac="52:54:00:12:34:00", ifindex=4, devtype="vlan")
+    make_link(tmp_path, "veth9", mac="02:AA:BB:CC:DD:EE", ifindex=5, carrier="0", operstate="lowerlayerdown")
+    (tmp_path / "sys/class/net/bonding_masters").write_text("\n")
+    return tmp_path
+
+
+def test_list_links(sysroot: Path) -> None:
+    got = list_links(sysroot)
+    assert [x.ifname for x in got] == ["lo", "eth0", "eth1", "eth0.42", "veth9"]
+    lo, eth0, eth1, vlan, veth = got
+    assert lo.mac is None
+    assert eth0 == LinkInfo("eth0", "52:54:00:12:34:00", 2, True, "up", PciAddress(0, 3, 0))
+    assert eth1.pci_bdf == PciAddress(2, 0, 1) and eth1.carrier is None and eth1.operstate == "down"
+    assert vlan.devtype == "vlan" and vlan.stacked and vlan.pci_bdf is None
+    assert veth.mac == "02:aa:bb:cc:dd:ee" and veth.carrier is False and not veth.stacked
+
+
+def test_by_mac_skips_stacked_links(sysroot: Path) -> None:
+    assert [x.ifname for x in by_mac(list_links(sysroot), "52-54-00-12-34-00")] == ["eth0"]
+
+
+def test_missing_tree_is_empty(tmp_path: Path) -> None:
+    assert list_links(tmp_path) == []
+
+
+def test_to_dict() -> None:
+    d = LinkInfo("eth0", "52:54:00:12:34:00", 2, True, "up", PciAddress(0, 3, 0)).to_dict()
+    assert d["pci_bdf"] == "00:03.0" and d["carrier"] is True
+
+
+# --- the plan CLI over fake links ----------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_links(monkeypatch: pytest.MonkeyPatch, sysroot: Path) -> None:
+    monkeypatch.setattr(links_mod, "list_links", lambda root="/": list_links(sysroot))
+
+
+def test_plan_cli_text(fake_links: None, samples_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--ibft", str(samples_dir / "dracut-test30.bin")]) == 0
+    out = capsys.readouterr().out
+    assert "  1. set link eth0 up\n" in out
+    assert "add address 192.168.50.101/24 to eth0 (NIC[0]; address came from DHCP in firmware" in out
+    assert "set hostname client" in out
+
+
+def test_plan_cli_json_and_no_hostname(fake_links: None, samples_dir: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--ibft", str(samples_dir / "dracut-test30.bin"), "--json", "--no-hostname",
+                 "--dhcp-rerun"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    kinds = [s["step"] for s in d["steps"]]
+    assert "set_hostname" not in kinds and "run_dhcp" in kinds and "add_address" not in kinds
+
+
+def test_plan_cli_no_matching_nic(fake_links: None, samples_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--ibft", str(samples_dir / "ipxe-bios-dhcp.bin")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ibftkit: NIC[0]: no link has MAC 52:54:00:12:34:56") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["plan", "--address", "10.0.0.2/24"], "--address: only valid with --root-path"),
+    (["plan", "--root-path", "iscsi:10.0.0.1::::iqn.2026-01.test:t"], "needs --interface"),
+    (["plan", "--root-path", "iscsi:10.0.0.1::::iqn.2026-01.test:t", "--ibft", "x", "--interface", "eth0"],
+     "either --ibft or --root-path"),
+    (["plan", "--root-path", "iscsi:10.0.0.1::::iqn.2026-01.test:t", "--interface", "eth0", "--address", "10.0.0.2"],
+     "give the prefix length too"),
+    (["net"], "give a verb"),
+    (["net", "apply", "--carrier-timeout", "-1"], "--carrier-timeout -1.0"),
+])
+def test_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
