@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from nettools import Namespaces, namespaces, sh  # tests/nettools.py (tests/ is on sys.path via its conftest)
 
 from ibftkit.errors import NetError
 from ibftkit.model import BootConfig, Initiator, Nic, Origin, Target, TargetFlags, parse_ip
 from ibftkit.net import apply_plan, list_links, undo
 from ibftkit.netplan import NetPlan, plan_network
-from tests.nettools import Namespaces, namespaces, sh
 
 pytestmark = pytest.mark.netns
 
