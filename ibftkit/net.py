@@ -365,6 +365,9 @@ def apply_plan(plan: NetPlan, *, resolv_conf: str = "/etc/resolv.conf", carrier_
                 why = _why(e)
             except OSError as e:
                 why = _why(e)
+            except BaseException:  # a bug or ^C: still leave no half-configured NIC behind
+                _undo_with(ipr, result)
+                raise
             else:
                 result.log.append(f"step {n}: {line}")
                 if progress:

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ..errors import UsageError
-from .plan import add_source_args, config_from_args
+from .plan import add_source_args, config_from_args, warn_config
 
 
 def register(sub: Any) -> None:
@@ -49,11 +49,12 @@ def run_apply(args: argparse.Namespace) -> int:
     if args.carrier_timeout < 0:
         raise UsageError(f"--carrier-timeout {args.carrier_timeout}: expected a number of seconds >= 0")
     cfg = config_from_args(args)
+    warn_config(cfg)
     plan = plan_network(cfg, links=list_links(), dhcp_rerun=args.dhcp_rerun, set_hostname=not args.no_hostname)
     for note in plan.notes:
         _progress(f"note: {note}")
     result = apply_plan(plan, resolv_conf=args.resolv_conf, carrier_timeout=args.carrier_timeout,
-                        progress=None if args.json else _progress)
+                        progress=_progress)
     if args.json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
     else:

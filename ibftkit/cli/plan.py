@@ -83,6 +83,12 @@ def config_from_args(args: argparse.Namespace) -> BootConfig:
     return config_from_root_path(rp, initiator_name=args.initiator_name, nic=nic, source="root-path")
 
 
+def warn_config(cfg: BootConfig) -> None:
+    """The source's own warnings (decoder quirks, a root path without initiator name) on stderr."""
+    for w in cfg.warnings:
+        print(f"ibftkit: warning: {w}", file=sys.stderr)
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("plan", help="print the network changes 'net apply' would make",
                        description="Show how the boot NIC(s) would be configured: links, carrier wait, VLAN, "
@@ -98,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from ..netplan import plan_network
 
     cfg = config_from_args(args)
+    warn_config(cfg)
     plan = plan_network(cfg, links=list_links(), dhcp_rerun=args.dhcp_rerun, set_hostname=not args.no_hostname)
     if args.json:
         sys.stdout.write(json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n")

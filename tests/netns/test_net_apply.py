@@ -8,6 +8,7 @@ the namespace's own /sys and can never rename this machine. Every namespace is r
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -307,7 +308,16 @@ def test_cli_failure_is_one_line_and_leaves_nothing(net: Net, tmp_path: Path) ->
     table = write_table(tmp_path, cfg)
     got = cli(net.client, "net", "apply", "--ibft", str(table), "--resolv-conf", str(tmp_path / "r"), "--json")
     assert got.returncode == 1
-    errors = [ln for ln in got.stderr.splitlines() if not ln.startswith("ibftkit: note:")]
+    errors = [ln for ln in got.stderr.splitlines() if not re.match(r"ibftkit: (note: |step \d+: )", ln)]
     assert len(errors) == 1 and errors[0].startswith("ibftkit: step 9 (add route 10.51.0.10/32 via 172.16.0.1")
     assert "Traceback" not in got.stderr
     assert state(net.client) == before
+
+
+def test_cli_apply_static_root_path(net: Net, tmp_path: Path) -> None:
+    got = cli(net.client, "net", "apply", "--root-path", "iscsi:10.77.0.7::3260:1:iqn.2026-01.test.ibftkit:disk",
+              "--interface", "c0", "--address", "10.99.0.2/24", "--gateway", "10.99.0.1", "--dns", "10.99.0.53",
+              "--initiator-name", "iqn.2026-01.test.ibftkit:init", "--resolv-conf", str(tmp_path / "r"))
+    assert got.returncode == 0, got.stderr
+    assert "10.77.0.7 via 10.99.0.1 dev c0 proto static" in sh("ip", "route", ns=net.client).stdout
+    assert tcp_reaches(net, "10.77.0.7")

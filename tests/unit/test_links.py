@@ -101,6 +101,23 @@ def test_plan_cli_no_matching_nic(fake_links: None, samples_dir: Path, capsys: p
     assert err.startswith("ibftkit: NIC[0]: no link has MAC 52:54:00:12:34:56") and err.count("\n") == 1
 
 
+def test_plan_cli_root_path(fake_links: None, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["plan", "--root-path", "iscsi:10.77.0.7::3260:1:iqn.2026-01.test:disk", "--interface", "eth1",
+            "--address", "10.98.0.2/24", "--gateway", "10.98.0.1", "--dns", "10.98.0.53", "--hostname", "boot1"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[1:] == [
+        "  1. set link eth1 up",
+        "  2. wait for carrier on eth1",
+        "  3. add address 10.98.0.2/24 to eth1 (NIC[0])",
+        "  4. add route default via 10.98.0.1 dev eth1 (boot NIC[0])",
+        "  5. add route 10.77.0.7/32 via 10.98.0.1 dev eth1 (target[0] is off NIC[0]'s subnet 10.98.0.0/24)",
+        "  6. write resolv.conf with nameserver 10.98.0.53",
+        "  7. set hostname boot1",
+    ]
+    assert "warning: no initiator name" in err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["plan", "--address", "10.0.0.2/24"], "--address: only valid with --root-path"),
     (["plan", "--root-path", "iscsi:10.0.0.1::::iqn.2026-01.test:t"], "needs --interface"),
