@@ -83,7 +83,7 @@ class _StepFailed(Exception):
 
 
 def _open(netns: str | None) -> Any:
-    from pyroute2 import IPRoute
+    from pyroute2 import IPRoute  # type: ignore[import-untyped]
 
     try:
         if netns is None:
@@ -96,7 +96,7 @@ def _open(netns: str | None) -> Any:
 
 
 def _netlink_error() -> type[BaseException]:
-    from pyroute2.netlink.exceptions import NetlinkError
+    from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
 
     return NetlinkError  # type: ignore[no-any-return]
 

@@ -59,7 +59,7 @@ def test_one_nic_target_on_link() -> None:
         WaitCarrier("eth0"),
         AddAddress("eth0", ipaddress.ip_interface("10.99.0.2/24"), 0),
         AddRoute(ipaddress.ip_network("0.0.0.0/0"), parse_ip("10.99.0.1"), "eth0", "boot NIC[0]"),
-        SetDns((parse_ip("10.99.0.53"),)),
+        SetDns((ipaddress.ip_address("10.99.0.53"),)),
     )
     assert any("on-link" in n and "no host route" in n for n in plan.notes)
 
