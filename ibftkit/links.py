@@ -72,11 +72,11 @@ def _read(path: Path) -> str | None:
 
 def _pci_of(device_link: Path) -> tuple[PciAddress | None, int]:
     """The PCI function behind a ``device`` symlink: the nearest ``DDDD:BB:DD.F`` component."""
+    if not os.path.lexists(device_link):
+        return None, 0  # virtual links (veth, bridge, lo) have no device
     try:
         target = Path(os.path.realpath(device_link))
     except OSError:
-        return None, 0
-    if not os.path.lexists(device_link):
         return None, 0
     for part in reversed(target.parts):
         m = _PCI_COMPONENT.match(part)
