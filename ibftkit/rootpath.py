@@ -145,6 +145,12 @@ def parse_root_path(text: str, *, dialect: str = "rfc4173") -> RootPath:
 
 
 def _fields(body: str, dialect: str, notes: list[str]) -> RootPath:
+    head = body.split(":", 4)
+    if any("@" in f for f in head[:4]):
+        # What is left of a credentials prefix: never echo it, it may hold a password.
+        raise RootPathError("'@' before the target name: dracut's user:password@ prefix must be followed "
+                            "by server:protocol:port:lun:target, and iSCSI names cannot contain '@'",
+                            field="credentials")
     server_raw, rest = _take_server(body)
     fields = [] if rest is None else rest.split(":", 3)
     if len(fields) < 4:
@@ -190,15 +196,12 @@ def _credentials_separator(body: str) -> int | None:
     """Where dracut's ``user:password[:ruser:rpassword]@`` prefix ends, if there is one.
 
     iSCSI names cannot contain '@' (RFC 3722 §6.2), so the separator is the last '@' that is
-    followed by a whole ``server:protocol:port:lun:target``; a password may contain '@' (not ':').
+    followed by the four ':' of ``server:protocol:port:lun:target``; a password may contain '@'
+    (not ':').
     """
     at = len(body)
     while (at := body.rfind("@", 0, at)) >= 0:
-        try:
-            rest = _take_server(body[at + 1:])[1]
-        except RootPathError:
-            continue
-        if rest is not None and rest.count(":") >= 3:
+        if body.count(":", at + 1) >= 4:
             return at
     return None
 
