@@ -443,6 +443,11 @@ def _lun_and_target(tail: str, dialect: str, notes: list[str]
     except RootPathError as e:
         if interface_error is not None and e.field == "lun":
             raise interface_error from None
+        if interface_error is not None and e.field == "target":
+            detail = str(e).split(": ", 1)[1]
+            raise RootPathError(f"{detail} (dracut's interface form is "
+                                "<server>:<protocol>:<port>:<iface>:<netdev>:<lun>:<target>)",
+                                field="target") from None
         raise
 
 
