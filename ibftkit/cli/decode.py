@@ -15,16 +15,12 @@ from ..errors import IbftkitError, ModelError, UsageError
 
 def local_macs(root: str = "/") -> dict[str, str]:
     """MAC -> interface name for this machine's links (``iface.net_ifacename`` in iscsistart records)."""
-    net = Path(root) / "sys/class/net"
-    out = {}
-    try:
-        for d in sorted(net.iterdir()):
-            try:
-                out.setdefault((d / "address").read_text().strip().lower(), d.name)
-            except OSError:
-                continue
-    except OSError:
-        pass
+    from ..links import list_links
+
+    out: dict[str, str] = {}
+    for link in list_links(root):
+        if link.mac and not link.stacked:
+            out.setdefault(link.mac, link.ifname)
     return out
 
 
