@@ -82,9 +82,15 @@ def uefi(workdir: Path) -> list[str]:
             "-drive", f"if=pflash,format=raw,unit=1,file={vars_copy}"]
 
 
-def bios_serial_console() -> list[str]:
-    """Ask SeaBIOS to mirror the text console (and so iPXE's messages) to the serial port."""
-    return ["-fw_cfg", "name=etc/sercon-port,string=0x3f8"]
+def bios_serial_console(workdir: Path) -> list[str]:
+    """Ask SeaBIOS to put its text console (and so iPXE's messages) on the serial port.
+
+    SeaBIOS reads ``etc/sercon-port`` with ``romfile_loadint``: a raw little-endian integer whose
+    size is a power of two, so the port goes in as a 2-byte file, not as a string.
+    """
+    port = workdir / "sercon-port"
+    port.write_bytes((0x3F8).to_bytes(2, "little"))
+    return ["-fw_cfg", f"name=etc/sercon-port,file={port}"]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,230 @@
+"""``tools/vm/capture``: iBFTs written by real boot firmware (Debian's iPXE under SeaBIOS or OVMF).
+
+Per case, inside a private network namespace (``netns.py``): a ``tgtd`` serving the case's targets
+(marker LUNs, CHAP accounts) on 127.0.0.1:3260; QEMU (TCG) whose e1000 iPXE ROM DHCPs from QEMU's
+user network, fetches the generated ``boot.ipxe`` by TFTP, ``sanhook``s every target (so iPXE
+writes the iBFT) and boots the Debian kernel with the harness's busybox initramfs. The guest prints
+the table (BIOS: low memory via ``/dev/mem``; UEFI: the ACPI table), the kernel's
+``/sys/firmware/ibft`` view and ``iscsistart -f``; with ``login`` it then runs the open-iscsi
+anchor (``iscsistart -N``, ``iscsistart -b``) and reads every disk's first sector, which must hold
+the marker of a target the case defined.
+
+Saved as ``fixtures/ibft/<producer>-<case>.{bin,sysfs,iscsistart-f}`` (producer ``ipxe-bios`` or
+``ipxe-uefi``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import qemu, serial
+from .assets import Assets
+from .initramfs import IBFT_MODULES, LOGIN_MODULES, NIC_MODULES, guest_image
+from .netns import private_netns
+from .tgt import Account, Tgtd, marker
+
+HOST = "10.0.2.2"  # the host (here: the namespace's 127.0.0.1) as QEMU's user network shows it
+PORT = 3260
+IQN = "iqn.2026-11.org.example"
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    name: str  # after "IQN:"
+    lun: int = 1
+    chap: Account | None = None
+    mutual: Account | None = None
+
+    @property
+    def iqn(self) -> str:
+        return f"{IQN}:{self.name}"
+
+    def uri(self, port: int = PORT) -> str:
+        """RFC 4173 root path as iPXE takes it; iPXE reads the LUN field as hexadecimal."""
+        return f"iscsi:{HOST}::{port}:{self.lun:x}:{self.iqn}"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    firmware: str  # "bios" | "uefi"
+    targets: tuple[TargetSpec, ...]
+    initiator: str
+    static: dict[str, str] = field(default_factory=dict)  # iPXE net0/<setting> -> value; empty = DHCP
+    hostname: str | None = None
+    summary: str = ""
+
+    @property
+    def producer(self) -> str:
+        return f"ipxe-{self.firmware}"
+
+    @property
+    def fixture(self) -> str:
+        return f"{self.producer}-{self.name}"
+
+    def ipxe_script(self, port: int = PORT) -> str:
+        lines = ["#!ipxe", "echo ibftkit capture: " + self.fixture]
+        if self.static:
+            lines.append("ifopen net0")
+            lines += [f"set net0/{k} {v}" for k, v in self.static.items()]
+        else:
+            lines.append("dhcp || goto fail")
+        if self.hostname:
+            lines.append(f"set hostname {self.hostname}")
+        lines.append(f"set initiator-iqn {self.initiator}")
+        for drive, t in enumerate(self.targets):
+            # CHAP settings are global in iPXE: each sanhook takes the values set at that moment.
+            for setting, value in (("username", t.chap and t.chap.user), ("password", t.chap and t.chap.password),
+                                   ("reverse-username", t.mutual and t.mutual.user),
+                                   ("reverse-password", t.mutual and t.mutual.password)):
+                lines.append(f"set {setting} {value}" if value else f"clear {setting}")
+            lines.append(f"sanhook --drive 0x{0x80 + drive:x} {t.uri(port)} || goto fail")
+        lines += [f"kernel tftp://{HOST}/vmlinuz initrd=initrd.gz {APPEND}",
+                  f"initrd tftp://{HOST}/initrd.gz",
+                  "boot || goto fail",
+                  ":fail",
+                  "echo ibftkit capture: FAILED",
+                  "reboot"]
+        return "\n".join(lines) + "\n"
+
+
+APPEND = "console=ttyS0 quiet panic=1 ibftkit.vm=view ibftkit.login=1"
+
+_ONE = TargetSpec("boot.disk1")
+_CHAP = Account("initiator-user", "initiator-secret1")
+_RCHAP = Account("target-user", "target-secret01")
+
+CASES: dict[str, Case] = {c.fixture: c for c in (
+    Case("dhcp", "bios", (_ONE,), f"{IQN}:initiator01", summary="DHCP, one target, LUN 1, no CHAP"),
+    Case("chap", "bios", (TargetSpec("chap.disk", chap=_CHAP),), f"{IQN}:initiator02",
+         summary="one-way CHAP (chap-type 1)"),
+    Case("mutual-chap", "bios", (TargetSpec("mutual.disk", chap=_CHAP, mutual=_RCHAP),), f"{IQN}:initiator03",
+         summary="mutual CHAP (chap-type 2)"),
+    Case("two-targets", "bios", (TargetSpec("disk.a", lun=1), TargetSpec("disk.b", lun=2)), f"{IQN}:initiator04",
+         summary="two targets (sanhook --drive 0x80, 0x81), LUNs 1 and 2"),
+    Case("static", "bios", (TargetSpec("static.disk", lun=0x10),), f"{IQN}:initiator05",
+         static={"ip": "10.0.2.20", "netmask": "255.255.255.0", "gateway": HOST, "dns": "10.0.2.3"},
+         hostname="ibftkit-static", summary="static address (ifopen, set net0/ip ...), hostname, LUN 16"),
+    Case("dhcp", "uefi", (_ONE,), f"{IQN}:initiator11", summary="OVMF: the table as an ACPI table"),
+    Case("three-targets", "uefi",
+         (TargetSpec("disk.a", lun=1), TargetSpec("disk.b", lun=2), TargetSpec("disk.c", lun=3)),
+         f"{IQN}:initiator12", summary="OVMF: three targets (control expansion)"),
+    Case("mutual-chap", "uefi", (TargetSpec("mutual.disk", chap=_CHAP, mutual=_RCHAP),), f"{IQN}:initiator13",
+         summary="OVMF: mutual CHAP"),
+)}
+
+
+class CaptureError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Capture:
+    case: Case
+    table: bytes
+    sysfs: str
+    iscsistart_f: str
+    disks: dict[str, bytes]  # "sda-2:0:0:1" -> first sector
+    anchor: dict[str, float]  # seconds: network (-N), login (-b), disk (first read), total
+    seconds: float
+    notes: tuple[str, ...]
+
+    def write(self, outdir: Path) -> list[Path]:
+        outdir.mkdir(parents=True, exist_ok=True)
+        stem = outdir / self.case.fixture
+        paths = [stem.with_suffix(".bin"), stem.with_suffix(".sysfs"), stem.with_suffix(".iscsistart-f")]
+        paths[0].write_bytes(self.table)
+        paths[1].write_text(self.sysfs)
+        paths[2].write_text(self.iscsistart_f)
+        return paths
+
+
+def build_initrd(assets: Assets, path: Path) -> Path:
+    guest_image(assets, modules=IBFT_MODULES + NIC_MODULES + LOGIN_MODULES).write_gz(path)
+    return path
+
+
+def _anchor_times(times: dict[str, float]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    start = times.get("anchor-start")
+    if start is None:
+        return out
+    if "anchor-network" in times:
+        out["network"] = times["anchor-network"] - start
+    if "anchor-login" in times:
+        out["login"] = times["anchor-login"] - times.get("anchor-network", start)
+    reads = [v for k, v in times.items() if k.startswith("anchor-read-")]
+    if reads:
+        out["disk"] = min(reads) - start
+        out["all_disks"] = max(reads) - start
+    return out
+
+
+def run_case(assets: Assets, case: Case, *, initrd: Path, login: bool = True, timeout: float = 300,
+             keep_log: Path | None = None) -> Capture:
+    """Boot ``case`` once; return what the guest saw (raises :class:`CaptureError` if incomplete)."""
+    with tempfile.TemporaryDirectory(prefix=f"ibftkit-capture-{case.fixture}-") as tmp:
+        work = Path(tmp)
+        tftp = work / "tftp"
+        tftp.mkdir()
+        shutil.copyfile(assets.vmlinuz, tftp / "vmlinuz")
+        shutil.copyfile(initrd, tftp / "initrd.gz")
+        script = case.ipxe_script()
+        if not login:
+            script = script.replace(" ibftkit.login=1", "")
+        (tftp / "boot.ipxe").write_text(script)
+        log = work / "serial.log"
+        with private_netns() as ns, Tgtd(work, portal=f"127.0.0.1:{PORT}", netns=ns) as tgtd:
+            for t in case.targets:
+                tgtd.add_target(t.iqn, (t.lun,), chap=t.chap, mutual=t.mutual)
+            argv = qemu.base(log) + qemu.ipxe_nic(qemu.DEFAULT_MAC, tftp)
+            argv += qemu.uefi(work) if case.firmware == "uefi" else qemu.bios_serial_console(work)
+            result = qemu.run(argv, log, timeout=timeout, netns=ns)
+        if keep_log:
+            keep_log.write_text(result.serial)
+        rep = serial.parse(result.serial)
+        if not rep.done:
+            raise CaptureError(f"{case.fixture}: guest did not finish (QEMU exit {result.returncode}); "
+                               f"serial ends {result.serial[-800:]!r}")
+    table = rep.blob("table")
+    if not table:
+        raise CaptureError(f"{case.fixture}: the guest found no table ({'; '.join(rep.notes)})")
+    disks = {name.removeprefix("disk-"): data for name, data in rep.blobs.items() if name.startswith("disk-")}
+    if login:
+        want = {marker(t.iqn, t.lun) for t in case.targets}
+        got = {d[: len(m)] for d in disks.values() for m in want if d.startswith(m)}
+        if got != want:
+            raise CaptureError(f"{case.fixture}: after iscsistart -b the guest read {sorted(disks)}; "
+                               f"markers missing for {sorted(m.decode().strip() for m in want - got)}; "
+                               f"iscsistart -b said {rep.blobs.get('iscsistart-b', b'').decode()[-400:]!r}")
+    return Capture(case, table, rep.text("sysfs"), rep.text("iscsistart-f"), disks,
+                   _anchor_times(rep.times), result.seconds, tuple(rep.notes))
+
+
+def capture_many(assets: Assets, names: list[str], *, outdir: Path | None, login: bool = True,
+                 timeout: float = 300, logdir: Path | None = None,
+                 log: Callable[[str], None] = print) -> list[Capture]:
+    """Run the named cases in sequence (one guest at a time: 2 cores)."""
+    unknown = [n for n in names if n not in CASES]
+    if unknown:
+        raise CaptureError(f"unknown case(s) {', '.join(unknown)} (known: {', '.join(CASES)})")
+    done = []
+    with tempfile.TemporaryDirectory(prefix="ibftkit-capture-") as tmp:
+        initrd = build_initrd(assets, Path(tmp) / "initrd.gz")
+        for name in names:
+            if logdir:
+                logdir.mkdir(parents=True, exist_ok=True)
+            cap = run_case(assets, CASES[name], initrd=initrd, login=login, timeout=timeout,
+                           keep_log=logdir / f"{name}.serial" if logdir else None)
+            written = cap.write(outdir) if outdir else []
+            anchor = ", ".join(f"{k} {v:.2f} s" for k, v in cap.anchor.items())
+            log(f"{name}: {len(cap.table)}-byte table, {len(cap.sysfs.splitlines())} attributes, "
+                f"{len(cap.disks)} disk(s) with marker, boot {cap.seconds:.1f} s"
+                + (f"; anchor: {anchor}" if anchor else "")
+                + (f" -> {', '.join(str(p) for p in written)}" if written else ""))
+            done.append(cap)
+    return done
