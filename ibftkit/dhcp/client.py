@@ -1,0 +1,561 @@
+"""A DHCPv4 client (RFC 2131) that asks for the root path (17) and initiator name (203).
+
+scapy builds and dissects the frames; a plain ``AF_PACKET`` socket bound to the interface moves
+them, so neither libpcap nor scapy's interface cache is involved. The socket carries a
+precompiled classic BPF program (``ip and udp src port 67 and udp dst port 68``) that the kernel
+runs, and every frame is checked again in Python (xid, ``chaddr``, message type, server), so the
+client works the same when the filter cannot be attached.
+
+The exchange follows RFC 2131 §3.1 and §4.4.1: DHCPDISCOVER, collect a DHCPOFFER, DHCPREQUEST
+with the offer's server identifier (option 54) and address (option 50), DHCPACK; a DHCPNAK
+restarts at DHCPDISCOVER, and too many NAKs in a row is an error. Retransmissions follow §4.1:
+the first wait is ``first_timeout`` (the RFC suggests 4 s and allows a shorter one on a fast
+network), each next wait doubles up to 64 s, randomised by ±1 s at the RFC's 4 s base
+(proportionally less for a shorter base), and no wait runs past the caller's deadline.
+
+scapy (GPL-2.0-only, ~0.2-0.5 s to import) is imported only by ``load_scapy()``, on the first
+lease request; see ``docs/dhcp.md`` for the import diet and its figures.
+"""
+
+from __future__ import annotations
+
+import array
+import dataclasses
+import errno
+import ipaddress
+import os
+import random
+import select
+import socket
+import struct
+import sys
+import time
+import types
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..errors import DhcpError, DhcpTimeout, RootPathError
+from ..model import normalize_mac
+from .lease import Lease, decode_options, lease_from_reply, message_text
+from .options import (
+    CLIENT_PORT,
+    MAGIC_COOKIE,
+    MAX_MESSAGE_SIZE,
+    PARAMETER_REQUEST_LIST,
+    SERVER_PORT,
+    VENDOR_CLASS,
+    MessageType,
+    Option,
+)
+
+Progress = Callable[[str], None]
+
+SYSFS_NET = "/sys/class/net"
+ETH_P_IP = 0x0800
+ARPHRD_ETHER = 1
+IFF_UP = 0x1
+PACKET_OUTGOING = 4
+SO_ATTACH_FILTER = 26  # <asm-generic/socket.h>
+
+#: RFC 2131 §4.1: waits double "up to a maximum of 64 seconds".
+MAX_WAIT = 64.0
+#: DHCPNAKs in a row before giving up (each restarts at DHCPDISCOVER, RFC 2131 §3.1 step 5).
+MAX_NAKS = 3
+#: DHCPREQUESTs sent for one offer before going back to DHCPDISCOVER (RFC 2131 §4.4.1).
+MAX_REQUESTS = 4
+#: When the first offer has no root path, how long to wait for another server's offer with one.
+OFFER_WINDOW = 0.5
+#: RFC 1542 §2.1: BOOTP messages shorter than 300 octets may be dropped by relays and old servers.
+MIN_BOOTP_SIZE = 300
+
+#: ``tcpdump -dd 'ip and udp src port 67 and udp dst port 68'`` as (code, jt, jf, k), written out
+#: by hand: load ethertype, IPv4? protocol UDP? not a later fragment? source port 67? dest 68?
+BPF_DHCP_CLIENT: tuple[tuple[int, int, int, int], ...] = (
+    (0x28, 0, 0, 12),          # 0  ldh [12]               ethertype
+    (0x15, 0, 10, 0x0800),     # 1  jeq #0x800    jf 12
+    (0x30, 0, 0, 23),          # 2  ldb [23]               IP protocol
+    (0x15, 0, 8, 17),          # 3  jeq #17       jf 12
+    (0x28, 0, 0, 20),          # 4  ldh [20]               flags + fragment offset
+    (0x45, 6, 0, 0x1FFF),      # 5  jset #0x1fff  jt 12
+    (0xB1, 0, 0, 14),          # 6  ldxb 4*([14]&0xf)      IP header length
+    (0x48, 0, 0, 14),          # 7  ldh [x + 14]           UDP source port
+    (0x15, 0, 3, SERVER_PORT),  # 8  jeq #67       jf 12
+    (0x48, 0, 0, 16),          # 9  ldh [x + 16]           UDP destination port
+    (0x15, 0, 1, CLIENT_PORT),  # 10 jeq #68       jf 12
+    (0x06, 0, 0, 0x40000),     # 11 ret #262144            accept
+    (0x06, 0, 0, 0),           # 12 ret #0                 drop
+)
+
+
+# --- scapy, imported on demand ---------------------------------------------------------------------
+
+_NO_CACHE_DIR = "/dev/null/ibftkit-no-scapy-cache"  # can never be created: scapy writes nothing
+#: scapy data tables the client never reads (MAC vendor names, Bluetooth company ids); without a
+#: warm cache scapy rebuilds them on every import (~0.2 s), so the import sees empty stand-ins.
+_UNUSED_SCAPY_TABLES = {"scapy.libs.manuf": "", "scapy.libs.bluetoothids": {}}
+
+_scapy: types.SimpleNamespace | None = None
+
+
+def load_scapy() -> types.SimpleNamespace:
+    """Import the scapy layers the client needs (once) and return them as a namespace.
+
+    Only ``scapy.layers.l2``, ``scapy.layers.inet`` and ``scapy.layers.dhcp`` are imported, never
+    ``scapy.all``. During the import ``XDG_CACHE_HOME``/``XDG_CONFIG_HOME``/``XDG_DATA_HOME`` point
+    to a path that cannot exist, so scapy creates no ``~/.cache/scapy`` and writes no 2.8 MB of
+    pickles (an initramfs would pay that on every boot), and the two large data tables it would
+    then rebuild are replaced by empty ones. If scapy is already imported, it is used as it is.
+    """
+    global _scapy
+    if _scapy is not None:
+        return _scapy
+    saved = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME")}
+    stubs: list[str] = []
+    if "scapy.config" not in sys.modules:
+        for key in saved:
+            os.environ[key] = _NO_CACHE_DIR
+        for name, data in _UNUSED_SCAPY_TABLES.items():
+            if name not in sys.modules:
+                stub = types.ModuleType(name, "empty stand-in loaded by ibftkit.dhcp.client")
+                stub.DATA = data  # type: ignore[attr-defined]
+                sys.modules[name] = stub
+                stubs.append(name)
+    try:
+        from scapy.layers.dhcp import BOOTP, DHCP
+        from scapy.layers.inet import IP, UDP
+        from scapy.layers.l2 import Ether
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        for name in stubs:  # a later explicit import gets the real module
+            sys.modules.pop(name, None)
+    _scapy = types.SimpleNamespace(Ether=Ether, IP=IP, UDP=UDP, BOOTP=BOOTP, DHCP=DHCP)
+    return _scapy
+
+
+# --- frames ----------------------------------------------------------------------------------------
+
+
+def _mac_bytes(mac: str) -> bytes:
+    return bytes.fromhex(mac.replace(":", ""))
+
+
+def build_message(msg_type: MessageType, *, mac: str, xid: int, secs: int = 0,
+                  requested: ipaddress.IPv4Address | None = None,
+                  server_id: ipaddress.IPv4Address | None = None) -> bytes:
+    """One client message as an Ethernet frame: broadcast, from 0.0.0.0:68 to 255.255.255.255:67.
+
+    Options (RFC 2132): 53 message type, 61 client identifier (type 1 = Ethernet, then the MAC,
+    §9.14), 60 vendor class ``ibftkit``, 57 maximum size, 50/54 when given, 55 the request list.
+    The BOOTP broadcast flag is set (RFC 2131 §4.1: the client cannot receive unicast yet).
+    """
+    s = load_scapy()
+    hw = _mac_bytes(mac)
+    options: list[Any] = [
+        ("message-type", int(msg_type)),
+        ("client_id", b"\x01" + hw),
+        ("vendor_class_id", VENDOR_CLASS),
+        ("max_dhcp_size", MAX_MESSAGE_SIZE),
+    ]
+    if requested is not None:
+        options.append(("requested_addr", str(requested)))
+    if server_id is not None:
+        options.append(("server_id", str(server_id)))
+    options += [("param_req_list", [int(o) for o in PARAMETER_REQUEST_LIST]), "end"]
+    bootp = s.BOOTP(op=1, chaddr=hw, xid=xid, secs=min(max(secs, 0), 0xFFFF), flags=0x8000)
+    short = MIN_BOOTP_SIZE - len(bytes(bootp / s.DHCP(options=options)))
+    if short > 0:
+        options += ["pad"] * short
+    frame = (s.Ether(src=mac, dst="ff:ff:ff:ff:ff:ff") / s.IP(src="0.0.0.0", dst="255.255.255.255") /
+             s.UDP(sport=CLIENT_PORT, dport=SERVER_PORT) / bootp / s.DHCP(options=options))
+    return bytes(frame)
+
+
+@dataclasses.dataclass(frozen=True)
+class Reply:
+    """A server message to a client port, as far as the client needs it."""
+
+    msg_type: int | None
+    xid: int
+    chaddr: bytes
+    yiaddr: ipaddress.IPv4Address
+    source_ip: ipaddress.IPv4Address
+    options: Mapping[int, bytes]
+
+    @property
+    def server_id(self) -> ipaddress.IPv4Address:
+        raw = self.options.get(Option.SERVER_ID)
+        if raw is not None and len(raw) == 4:
+            return ipaddress.IPv4Address(raw)
+        return self.source_ip
+
+
+def parse_frame(frame: bytes) -> Reply | None:
+    """A BOOTREPLY carrying DHCP options from ``frame``, else ``None`` (not for a DHCP client).
+
+    Raises ``DhcpError`` when the frame is a DHCP reply whose options cannot be decoded.
+    """
+    s = load_scapy()
+    try:
+        pkt = s.Ether(frame)
+    except Exception:  # scapy dissectors raise assorted errors on junk
+        return None
+    if s.BOOTP not in pkt or s.UDP not in pkt or s.IP not in pkt:
+        return None
+    udp = pkt[s.UDP]
+    if udp.sport != SERVER_PORT or udp.dport != CLIENT_PORT:
+        return None
+    bootp = pkt[s.BOOTP]
+    raw = bytes(bootp.original or b"")
+    if bootp.op != 2 or len(raw) < 240 or raw[236:240] != MAGIC_COOKIE:
+        return None
+    options = decode_options(raw[240:], file=raw[108:236], sname=raw[44:108])
+    mtype = options.get(Option.MESSAGE_TYPE)
+    return Reply(
+        msg_type=mtype[0] if mtype is not None and len(mtype) == 1 else None,
+        xid=int(bootp.xid),
+        chaddr=raw[28:44],
+        yiaddr=ipaddress.IPv4Address(raw[16:20]),
+        source_ip=ipaddress.IPv4Address(pkt[s.IP].src),
+        options=options,
+    )
+
+
+# --- the link --------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class LinkState:
+    mac: str
+    carrier: bool
+
+
+def check_interface(ifname: str, *, sysfs: str = SYSFS_NET) -> LinkState:
+    """The interface's MAC and carrier; ``DhcpError`` when it is missing, down or not Ethernet."""
+    if not ifname or "/" in ifname or ifname in (".", "..") or len(ifname) > 15:
+        raise DhcpError(f"interface name {ifname!r} is not a Linux interface name")
+    base = Path(sysfs) / ifname
+    try:
+        flags = int((base / "flags").read_text().strip(), 16)
+        hwtype = int((base / "type").read_text().strip())
+        mac = (base / "address").read_text().strip()
+    except FileNotFoundError:
+        raise DhcpError(f"interface {ifname} not found (no {base})") from None
+    except (OSError, ValueError) as e:
+        raise DhcpError(f"interface {ifname}: cannot read {base}: {e}") from None
+    if hwtype != ARPHRD_ETHER:
+        raise DhcpError(f"interface {ifname} is not Ethernet (ARPHRD type {hwtype}; DHCP here needs type 1)")
+    if not flags & IFF_UP:
+        raise DhcpError(f"interface {ifname} is down; bring it up first (ip link set {ifname} up)")
+    try:
+        carrier = (base / "carrier").read_text().strip() == "1"
+    except OSError:
+        carrier = False
+    return LinkState(mac=normalize_mac(mac), carrier=carrier)
+
+
+class Transport(Protocol):
+    def send(self, frame: bytes) -> None: ...
+
+    def recv(self, timeout: float) -> bytes | None: ...
+
+    def close(self) -> None: ...
+
+
+def attach_filter(sock: socket.socket) -> None:
+    """Attach ``BPF_DHCP_CLIENT`` with ``SO_ATTACH_FILTER`` (no libpcap needed)."""
+    program = array.array("B", b"".join(struct.pack("=HBBI", *insn) for insn in BPF_DHCP_CLIENT))
+    address, _ = program.buffer_info()
+    fprog = struct.pack("HL", len(BPF_DHCP_CLIENT), address)  # struct sock_fprog {u16 len; *filter}
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+
+
+class PacketSocket:
+    """An ``AF_PACKET`` raw socket bound to one interface, IPv4 frames only, BPF-filtered."""
+
+    def __init__(self, ifname: str) -> None:
+        self.ifname = ifname
+        try:
+            self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
+        except PermissionError:
+            raise DhcpError("a DHCP client needs a raw packet socket: run as root (CAP_NET_RAW)") from None
+        try:
+            self.sock.bind((ifname, ETH_P_IP))
+            try:
+                attach_filter(self.sock)
+            except OSError:
+                pass  # every frame is checked in Python as well
+            self.sock.setblocking(False)
+            while True:  # drop what queued before the filter was in place
+                try:
+                    self.sock.recv(4096)
+                except BlockingIOError:
+                    break
+        except OSError as e:
+            self.sock.close()
+            raise DhcpError(f"interface {ifname}: cannot open a packet socket: {os.strerror(e.errno or 0)}") from None
+
+    def send(self, frame: bytes) -> None:
+        try:
+            self.sock.send(frame)
+        except OSError as e:
+            raise DhcpError(f"interface {self.ifname}: cannot send: {_why(e, self.ifname)}") from None
+
+    def recv(self, timeout: float) -> bytes | None:
+        try:
+            ready, _, _ = select.select([self.sock], [], [], max(timeout, 0.0))
+            if not ready:
+                return None
+            data, address = self.sock.recvfrom(65535)
+        except BlockingIOError:
+            return None
+        except OSError as e:
+            raise DhcpError(f"interface {self.ifname}: cannot receive: {_why(e, self.ifname)}") from None
+        if address[2] == PACKET_OUTGOING:
+            return None
+        return data
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _why(e: OSError, ifname: str) -> str:
+    if e.errno == errno.ENETDOWN:
+        return f"{ifname} went down"
+    if e.errno in (errno.ENODEV, errno.ENXIO):
+        return f"{ifname} disappeared"
+    return os.strerror(e.errno or 0)
+
+
+# --- the exchange ----------------------------------------------------------------------------------
+
+
+class Exchange:
+    """One interface's DHCP state machine (RFC 2131 §4.4), over any ``Transport``.
+
+    ``clock`` and ``rng`` are injectable so that unit tests can drive the retransmission
+    schedule with a simulated server.
+    """
+
+    def __init__(self, transport: Transport, *, interface: str, mac: str, timeout: float,
+                 first_timeout: float = 1.0, progress: Progress | None = None,
+                 clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None,
+                 offer_window: float = OFFER_WINDOW, carrier: bool = True) -> None:
+        self.transport = transport
+        self.interface = interface
+        self.mac = mac
+        self.hw = _mac_bytes(mac)
+        self.timeout = timeout
+        self.first_timeout = first_timeout
+        self.progress = progress or (lambda _message: None)
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.offer_window = offer_window
+        self.carrier = carrier
+        self.start = clock()
+        self.deadline = self.start + timeout
+        self.discovers = 0
+        self.requests = 0
+        self.offers: list[ipaddress.IPv4Address] = []
+        self.naks: list[str] = []
+
+    # retransmission schedule (RFC 2131 §4.1)
+    def wait(self, attempt: int) -> float:
+        base = min(self.first_timeout * 2 ** attempt, MAX_WAIT)
+        jitter = self.rng.uniform(-1.0, 1.0) * min(1.0, base / 4.0)
+        return max(base + jitter, min(base, 0.1))
+
+    def _secs(self) -> int:
+        return int(self.clock() - self.start)
+
+    def _send(self, msg_type: MessageType, xid: int, **kw: Any) -> None:
+        self.transport.send(build_message(msg_type, mac=self.mac, xid=xid, secs=self._secs(), **kw))
+
+    def _receive(self, until: float, xid: int, wanted: set[int],
+                 server: ipaddress.IPv4Address | None = None) -> Reply | None:
+        """The next reply for us of a wanted type before ``until``, else ``None``."""
+        while True:
+            left = min(until, self.deadline) - self.clock()
+            if left <= 0:
+                return None
+            frame = self.transport.recv(left)
+            if frame is None:
+                continue
+            try:
+                reply = parse_frame(frame)
+            except DhcpError as e:
+                self.progress(f"ignored a malformed DHCP reply on {self.interface}: {e}")
+                continue
+            if (reply is None or reply.xid != xid or reply.chaddr[:6] != self.hw or reply.msg_type not in wanted
+                    or (server is not None and reply.server_id != server)):
+                continue
+            return reply
+
+    def run(self) -> Lease:
+        while True:
+            xid = self.rng.getrandbits(32)
+            offer = self._select(xid)
+            lease = self._request(offer, xid)
+            if lease is not None:
+                return lease
+
+    def _timeout(self) -> DhcpTimeout:
+        what = f"no DHCP reply on {self.interface} within {self.timeout:g} s ({self.discovers} DISCOVER" \
+               f"{'s' if self.discovers != 1 else ''} sent"
+        if self.offers:
+            servers = ", ".join(sorted({str(o) for o in self.offers}))
+            what = (f"no DHCPACK on {self.interface} within {self.timeout:g} s ({len(self.offers)} OFFER"
+                    f"{'s' if len(self.offers) != 1 else ''} from {servers}, {self.requests} REQUEST"
+                    f"{'s' if self.requests != 1 else ''} sent")
+        if not self.carrier:
+            what += f"; {self.interface} had no carrier"
+        return DhcpTimeout(what + ")")
+
+    def _select(self, xid: int) -> Reply:
+        """SELECTING: DISCOVER until an offer; prefer one that carries a root path."""
+        attempt = 0
+        while True:
+            now = self.clock()
+            if now >= self.deadline:
+                raise self._timeout()
+            self._send(MessageType.DISCOVER, xid)
+            self.discovers += 1
+            if attempt == 0:
+                self.progress(f"DHCPDISCOVER on {self.interface} ({self.mac}, xid 0x{xid:08x})")
+            else:
+                self.progress(f"no DHCPOFFER on {self.interface} after {now - self.start:.1f} s; "
+                              f"DHCPDISCOVER {attempt + 1}")
+            retransmit = now + self.wait(attempt)
+            attempt += 1
+            first: Reply | None = None
+            window_end = 0.0
+            while True:
+                until = retransmit if first is None else window_end
+                offer = self._receive(until, xid, {MessageType.OFFER})
+                if offer is None:
+                    if first is not None:
+                        return first
+                    break
+                self.offers.append(offer.server_id)
+                self.progress(f"DHCPOFFER of {offer.yiaddr} from {offer.server_id}"
+                              + ("" if Option.ROOT_PATH in offer.options else " (no root path)"))
+                if Option.ROOT_PATH in offer.options:
+                    return offer
+                if first is None:
+                    first = offer
+                    window_end = self.clock() + self.offer_window
+
+    def _request(self, offer: Reply, xid: int) -> Lease | None:
+        """REQUESTING: returns the lease, or ``None`` to restart at DISCOVER (NAK, or no answer)."""
+        server = offer.server_id
+        for attempt in range(MAX_REQUESTS):
+            now = self.clock()
+            if now >= self.deadline:
+                raise self._timeout()
+            self._send(MessageType.REQUEST, xid, requested=offer.yiaddr, server_id=server)
+            self.requests += 1
+            self.progress(f"DHCPREQUEST of {offer.yiaddr} to {server}" + (f" ({attempt + 1})" if attempt else ""))
+            reply = self._receive(now + self.wait(attempt), xid, {MessageType.ACK, MessageType.NAK}, server)
+            if reply is None:
+                continue
+            if reply.msg_type == MessageType.NAK:
+                text = message_text(reply.options)
+                self.naks.append(text or "")
+                self.progress(f"DHCPNAK from {server}" + (f": {text}" if text else "") + "; restarting")
+                if len(self.naks) >= MAX_NAKS:
+                    last = f" (last: {text!r})" if text else ""
+                    raise DhcpError(f"DHCP on {self.interface}: {len(self.naks)} DHCPNAKs from {server} in a row, "
+                                    f"giving up{last}")
+                return None
+            lease = lease_from_reply(interface=self.interface, mac=self.mac, xid=xid, yiaddr=reply.yiaddr,
+                                     options=reply.options, source_ip=reply.source_ip)
+            self.progress(f"DHCPACK of {lease.address} from {server}"
+                          + (f", lease {lease.lease_time} s" if lease.lease_time is not None else ""))
+            return lease
+        self.progress(f"no DHCPACK from {server} after {MAX_REQUESTS} DHCPREQUESTs; restarting")
+        return None
+
+
+# --- public entry points ---------------------------------------------------------------------------
+
+
+def acquire_lease(interface: str, *, timeout: float = 30.0, first_timeout: float = 1.0,
+                  progress: Progress | None = None, mac: str | None = None,
+                  sysfs: str = SYSFS_NET) -> Lease:
+    """Run DHCP on ``interface`` until a DHCPACK or ``timeout`` seconds; configures nothing.
+
+    ``mac`` overrides the interface's MAC as ``chaddr``, client identifier and frame source.
+    Raises ``DhcpTimeout`` when no lease came in time, ``DhcpError`` for a missing, down or
+    non-Ethernet interface, a NAK loop, or an ACK that cannot be decoded.
+    """
+    if not timeout > 0:
+        raise DhcpError(f"DHCP timeout {timeout!r}: expected a number of seconds > 0")
+    if not first_timeout > 0:
+        raise DhcpError(f"DHCP first retransmission timeout {first_timeout!r}: expected seconds > 0")
+    link = check_interface(interface, sysfs=sysfs)
+    try:
+        hw = normalize_mac(mac) if mac is not None else link.mac
+    except ValueError as e:
+        raise DhcpError(str(e)) from None
+    if hw == "00:00:00:00:00:00":
+        raise DhcpError(f"interface {interface} has no MAC address")
+    if progress is not None and not link.carrier:
+        progress(f"no carrier on {interface} yet; sending anyway")
+    load_scapy()
+    transport = PacketSocket(interface)
+    try:
+        return Exchange(transport, interface=interface, mac=hw, timeout=timeout, first_timeout=first_timeout,
+                        progress=progress, carrier=link.carrier).run()
+    finally:
+        transport.close()
+
+
+def carrier_order(interfaces: Sequence[str], *, sysfs: str = SYSFS_NET) -> list[str]:
+    """Interfaces with carrier first, each group in the given order (a stable sort)."""
+
+    def has_carrier(name: str) -> bool:
+        try:
+            return (Path(sysfs) / name / "carrier").read_text().strip() == "1"
+        except (OSError, ValueError):
+            return False
+
+    return sorted(dict.fromkeys(interfaces), key=lambda name: 0 if has_carrier(name) else 1)
+
+
+def acquire_first(interfaces: Sequence[str], *, timeout: float, first_timeout: float = 1.0,
+                  progress: Progress | None = None, sysfs: str = SYSFS_NET,
+                  acquire: Callable[..., Lease] | None = None) -> Lease:
+    """The first lease, over ``interfaces``, whose root path is usable (parses, names a server).
+
+    Interfaces are tried one at a time, carrier first, otherwise in the given order. Each gets
+    an equal share of the time still left (so one that fails fast leaves more to the next).
+    When none gives a usable lease, ``DhcpError`` names every interface and why it failed.
+    """
+    names = carrier_order(interfaces, sysfs=sysfs)
+    if not names:
+        raise DhcpError("no interface to run DHCP on")
+    get = acquire or acquire_lease
+    deadline = time.monotonic() + timeout
+    failures: list[str] = []
+    for k, name in enumerate(names):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            failures.append(f"{name}: not tried (time ran out)")
+            continue
+        share = left / (len(names) - k)
+        try:
+            lease = get(name, timeout=share, first_timeout=min(first_timeout, share), progress=progress,
+                        sysfs=sysfs)
+            lease.usable_root_path()
+        except (DhcpError, RootPathError) as e:
+            failures.append(f"{name}: {e}")
+            if progress is not None:
+                progress(f"{name}: {e}")
+            continue
+        return lease
+    raise DhcpError(f"no usable DHCP lease on {len(names)} interface{'s' if len(names) != 1 else ''}: "
+                    + "; ".join(failures))
