@@ -73,7 +73,7 @@ def name_from_cmdline(text: str) -> tuple[str, str, tuple[str, ...]] | None:
     for key in CMDLINE_KEYS:
         found = [v for v in values[key] if v != ""]
         if found:
-            warnings = ()
+            warnings: tuple[str, ...] = ()
             if len(set(found)) > 1:
                 warnings = (f"{key}= is given {len(found)} times with different names; the last wins",)
             return found[-1], key, warnings

@@ -83,7 +83,7 @@ class _StepFailed(Exception):
 
 
 def _open(netns: str | None) -> Any:
-    from pyroute2 import IPRoute  # type: ignore[import-untyped]
+    from pyroute2 import IPRoute
 
     try:
         if netns is None:
@@ -96,7 +96,7 @@ def _open(netns: str | None) -> Any:
 
 
 def _netlink_error() -> type[BaseException]:
-    from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
+    from pyroute2.netlink.exceptions import NetlinkError
 
     return NetlinkError  # type: ignore[no-any-return]
 
@@ -233,7 +233,7 @@ class _Applier:
 
     def _run_dhcp(self, step: RunDhcp) -> str:
         try:
-            from . import dhcp  # type: ignore[attr-defined]
+            from . import dhcp
             acquire = dhcp.acquire_lease
         except (ImportError, AttributeError):
             raise _StepFailed("the DHCP client (ibftkit.dhcp.acquire_lease) is not available; "

@@ -298,7 +298,11 @@ class _Decoder:
             mac=":".join(f"{b:02x}" for b in raw.mac),
             pci_bdf=PciAddress.from_int(raw.pci_bdf),
             hostname=self.string(raw.hostname, label, "hostname", off + 98),
-            **addrs,
+            ip_address=ip,
+            gateway=addrs["gateway"],
+            primary_dns=addrs["primary_dns"],
+            secondary_dns=addrs["secondary_dns"],
+            dhcp_server=addrs["dhcp_server"],
         )
 
     def target(self, raw: Any, off: int, label: str) -> Target:

@@ -86,20 +86,20 @@ def _hdr(sid: int, size: int, index: int, flags: int, what: str) -> dict[str, in
 
 
 def _initiator(i: Initiator, heap: _Heap) -> bytes:
-    return L.Initiator.build({
+    return bytes(L.Initiator.build({
         "hdr": _hdr(L.ID_INITIATOR, L.INITIATOR_SIZE, i.index, i.flags, "initiator"),
         "isns_server": ip_to_packed16(i.isns_server),
         "slp_server": ip_to_packed16(i.slp_server),
         "primary_radius_server": ip_to_packed16(i.primary_radius_server),
         "secondary_radius_server": ip_to_packed16(i.secondary_radius_server),
         "name": heap.add(i.name, "initiator.name"),
-    })
+    }))
 
 
 def _nic(n: Nic, hostname: dict[str, int]) -> bytes:
     what = f"nic[{n.index}]"
     mac = bytes.fromhex(n.mac.replace(":", "")) if n.mac else bytes(6)
-    return L.Nic.build({
+    return bytes(L.Nic.build({
         "hdr": _hdr(L.ID_NIC, L.NIC_SIZE, n.index, n.flags, what),
         "ip_address": ip_to_packed16(n.ip_address),
         "prefix_len": _u(n.prefix_len, 8, f"{what}.prefix_len"),
@@ -112,7 +112,7 @@ def _nic(n: Nic, hostname: dict[str, int]) -> bytes:
         "mac": mac,
         "pci_bdf": n.pci_bdf.to_int() if n.pci_bdf else 0,
         "hostname": hostname,
-    })
+    }))
 
 
 def _target_strings(t: Target, heap: _Heap) -> dict[str, dict[str, int]]:
@@ -132,7 +132,7 @@ def _target(t: Target, strings: dict[str, dict[str, int]]) -> bytes:
     what = f"target[{t.index}]"
     if t.ip_address is None and t.server_name:
         raise EncodeError(f"{what}: server {t.server_name!r} is a name; an iBFT holds only IP addresses")
-    return L.Target.build({
+    return bytes(L.Target.build({
         "hdr": _hdr(L.ID_TARGET, L.TARGET_SIZE, t.index, t.flags, what),
         "ip_address": ip_to_packed16(t.ip_address),
         "port": _u(t.port, 16, f"{what}.port"),
@@ -140,7 +140,7 @@ def _target(t: Target, strings: dict[str, dict[str, int]]) -> bytes:
         "chap_type": _u(int(t.chap_type), 8, f"{what}.chap_type"),
         "nic_assoc": _u(t.nic_index, 8, f"{what}.nic_index"),
         **strings,
-    })
+    }))
 
 
 @dataclass
