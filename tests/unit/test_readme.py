@@ -1,0 +1,38 @@
+"""The README's two set-up commands exist, and the first one's job works as a user would run it."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def two_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Two commands", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.+?)\n```", section, re.S)
+
+
+def test_readme_gives_exactly_two_commands() -> None:
+    cmds = two_commands()
+    assert len(cmds) == 2 and all("\n" not in c for c in cmds)
+    assert cmds[1] == "sudo tools/test-all"
+    assert "tools/test-all" in (ROOT / ".ci" / "run").read_text()
+
+
+@pytest.mark.allow_subprocess
+def test_first_command_decodes_a_shipped_fixture() -> None:
+    install, job = two_commands()[0].split(" && ")
+    assert install == "python3 -m pip install ."
+    argv = job.split()
+    exe = shutil.which(argv[0])
+    cmd = [exe, *argv[1:]] if exe else [sys.executable, "-m", "ibftkit.cli.main", *argv[1:]]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "iqn.2026-11.org.example" in r.stdout and "<redacted>" in r.stdout and r.stderr == ""
