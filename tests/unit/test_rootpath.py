@@ -331,3 +331,17 @@ def test_root_path_is_frozen_and_json_keys_are_exact() -> None:
         rp.port = 1  # type: ignore[misc]
     assert list(rp.to_json_dict()) == ["server", "server_kind", "protocol", "port", "lun", "lun_text", "target",
                                        "needs_discovery", "warnings"]
+
+
+def test_dracut_ambiguous_reading_is_reported() -> None:
+    text = "iscsi:10.0.0.1:::1:iqn.2000-01.ab:2:iqn.2000-01.com.example:y"
+    rp = parse_root_path(text, dialect="dracut")
+    assert (rp.iface, rp.netdev, rp.lun.linux, rp.target) == ("1", "iqn.2000-01.ab", 2, "iqn.2000-01.com.example:y")
+    assert any("ambiguous" in w for w in rp.warnings)
+    strict = parse_root_path(text)
+    assert (strict.iface, strict.lun.linux, strict.target) == (None, 1, "iqn.2000-01.ab:2:iqn.2000-01.com.example:y")
+
+
+def test_same_secret_both_directions_is_flagged() -> None:
+    rp = parse_root_path(f"iscsi:a:correct-horse-1:b:correct-horse-1@10.0.0.1::::{IQN}", dialect="dracut")
+    assert any("both directions" in w for w in rp.warnings)
