@@ -64,6 +64,8 @@ MAX_WAIT = 64.0
 MAX_NAKS = 3
 #: DHCPREQUESTs sent for one offer before going back to DHCPDISCOVER (RFC 2131 §4.4.1).
 MAX_REQUESTS = 4
+#: INIT-REBOOT DHCPREQUESTs before falling back to DHCPDISCOVER (RFC 2131 §3.2 step 5 lets the client choose).
+REBOOT_REQUESTS = 2
 #: When the first offer has no root path, how long to wait for another server's offer with one.
 OFFER_WINDOW = 0.5
 #: RFC 1542 §2.1: BOOTP messages shorter than 300 octets may be dropped by relays and old servers.
@@ -395,11 +397,17 @@ class Exchange:
                 continue
             return reply
 
-    def run(self) -> Lease:
+    def run(self, *, reboot_address: ipaddress.IPv4Address | None = None) -> Lease:
+        """DISCOVER until a lease; with ``reboot_address`` first ask for that address (INIT-REBOOT)."""
+        if reboot_address is not None:
+            xid = self.rng.getrandbits(32)
+            lease = self._request(xid, reboot_address, None, tries=REBOOT_REQUESTS)
+            if lease is not None:
+                return lease
         while True:
             xid = self.rng.getrandbits(32)
             offer = self._select(xid)
-            lease = self._request(offer, xid)
+            lease = self._request(xid, offer.yiaddr, offer.server_id)
             if lease is not None:
                 return lease
 
@@ -449,34 +457,37 @@ class Exchange:
                     first = offer
                     window_end = self.clock() + self.offer_window
 
-    def _request(self, offer: Reply, xid: int) -> Lease | None:
-        """REQUESTING: returns the lease, or ``None`` to restart at DISCOVER (NAK, or no answer)."""
-        server = offer.server_id
-        for attempt in range(MAX_REQUESTS):
+    def _request(self, xid: int, address: ipaddress.IPv4Address, server: ipaddress.IPv4Address | None,
+                 *, tries: int = MAX_REQUESTS) -> Lease | None:
+        """REQUESTING (``server`` set, RFC 2131 §4.3.2 SELECTING) or INIT-REBOOT (``server`` None, no
+        option 54): the lease, or ``None`` to restart at DISCOVER (a NAK, or no answer)."""
+        to = f" to {server}" if server is not None else " (INIT-REBOOT)"
+        for attempt in range(tries):
             now = self.clock()
             if now >= self.deadline:
                 raise self._timeout()
-            self._send(MessageType.REQUEST, xid, requested=offer.yiaddr, server_id=server)
+            self._send(MessageType.REQUEST, xid, requested=address, server_id=server)
             self.requests += 1
-            self.progress(f"DHCPREQUEST of {offer.yiaddr} to {server}" + (f" ({attempt + 1})" if attempt else ""))
+            self.progress(f"DHCPREQUEST of {address}{to}" + (f" ({attempt + 1})" if attempt else ""))
             reply = self._receive(now + self.wait(attempt), xid, {MessageType.ACK, MessageType.NAK}, server)
             if reply is None:
                 continue
             if reply.msg_type == MessageType.NAK:
                 text = message_text(reply.options)
                 self.naks.append(text or "")
-                self.progress(f"DHCPNAK from {server}" + (f": {text}" if text else "") + "; restarting")
+                self.progress(f"DHCPNAK from {reply.server_id}" + (f": {text}" if text else "") + "; restarting")
                 if len(self.naks) >= MAX_NAKS:
                     last = f" (last: {text!r})" if text else ""
-                    raise DhcpError(f"DHCP on {self.interface}: {len(self.naks)} DHCPNAKs from {server} in a row, "
-                                    f"giving up{last}")
+                    raise DhcpError(f"DHCP on {self.interface}: {len(self.naks)} DHCPNAKs in a row from "
+                                    f"{reply.server_id}, giving up{last}")
                 return None
+            server = reply.server_id
             lease = lease_from_reply(interface=self.interface, mac=self.mac, xid=xid, yiaddr=reply.yiaddr,
                                      options=reply.options, source_ip=reply.source_ip)
             self.progress(f"DHCPACK of {lease.address} from {server}"
                           + (f", lease {lease.lease_time} s" if lease.lease_time is not None else ""))
             return lease
-        self.progress(f"no DHCPACK from {server} after {MAX_REQUESTS} DHCPREQUESTs; restarting")
+        self.progress(f"no DHCPACK{to} after {tries} DHCPREQUESTs; restarting at DHCPDISCOVER")
         return None
 
 
@@ -485,10 +496,12 @@ class Exchange:
 
 def acquire_lease(interface: str, *, timeout: float = 30.0, first_timeout: float = 1.0,
                   progress: Progress | None = None, mac: str | None = None,
-                  sysfs: str = SYSFS_NET) -> Lease:
+                  reboot_address: str | ipaddress.IPv4Address | None = None, sysfs: str = SYSFS_NET) -> Lease:
     """Run DHCP on ``interface`` until a DHCPACK or ``timeout`` seconds; configures nothing.
 
     ``mac`` overrides the interface's MAC as ``chaddr``, client identifier and frame source.
+    ``reboot_address`` (an address this client had, e.g. the firmware's) is asked for first,
+    as RFC 2131 §3.2 INIT-REBOOT does; a DHCPNAK or silence falls back to DHCPDISCOVER.
     Raises ``DhcpTimeout`` when no lease came in time, ``DhcpError`` for a missing, down or
     non-Ethernet interface, a NAK loop, or an ACK that cannot be decoded.
     """
@@ -497,6 +510,12 @@ def acquire_lease(interface: str, *, timeout: float = 30.0, first_timeout: float
     if not first_timeout > 0:
         raise DhcpError(f"DHCP first retransmission timeout {first_timeout!r}: expected seconds > 0")
     link = check_interface(interface, sysfs=sysfs)
+    reboot = None
+    if reboot_address is not None:
+        try:
+            reboot = ipaddress.IPv4Address(str(reboot_address).split("/")[0])
+        except ValueError:
+            raise DhcpError(f"INIT-REBOOT address {reboot_address!r} is not an IPv4 address") from None
     try:
         hw = normalize_mac(mac) if mac is not None else link.mac
     except ValueError as e:
@@ -509,7 +528,7 @@ def acquire_lease(interface: str, *, timeout: float = 30.0, first_timeout: float
     transport = PacketSocket(interface)
     try:
         return Exchange(transport, interface=interface, mac=hw, timeout=timeout, first_timeout=first_timeout,
-                        progress=progress, carrier=link.carrier).run()
+                        progress=progress, carrier=link.carrier).run(reboot_address=reboot)
     finally:
         transport.close()
 

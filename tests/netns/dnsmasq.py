@@ -38,6 +38,7 @@ class Dnsmasq:
         self.dir = Path(tempfile.mkdtemp(prefix="ibftkit-dnsmasq-"))
         self.log_path = self.dir / "log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self._final_log: str | None = None  # kept by stop(), so the log can be read afterwards
 
     def argv(self) -> list[str]:
         return [
@@ -51,6 +52,8 @@ class Dnsmasq:
         ]
 
     def start(self, timeout: float = 10.0) -> Dnsmasq:
+        self._final_log = None
+        self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "dnsmasq.conf").write_text("".join(f"{line}\n" for line in self.conf_lines))
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -67,6 +70,8 @@ class Dnsmasq:
         raise RuntimeError(f"dnsmasq did not start within {timeout} s: {self.log().strip()}")
 
     def log(self) -> str:
+        if self._final_log is not None:
+            return self._final_log
         try:
             return self.log_path.read_text(errors="replace")
         except FileNotFoundError:
@@ -94,6 +99,7 @@ class Dnsmasq:
                 self.proc.wait()
         self.proc = None
         if not keep_dir:
+            self._final_log = self.log()
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> Dnsmasq:
