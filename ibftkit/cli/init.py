@@ -1,0 +1,386 @@
+"""``ibftkit-init``: from boot firmware (or DHCP) to a logged-in iSCSI boot disk, for an initramfs
+``init`` or a kickstart ``%pre``.
+
+Steps: find the boot configuration (``ibftkit.sources``), plan and apply the network
+(``ibftkit.netplan``/``ibftkit.net``), log in to the boot target and then every other valid
+target (``ibftkit.iscsi``). Quiet when it works (one line per wait and a last line), one precise
+line when it does not; CHAP secrets never appear in any output, log or child environment.
+
+Start-up matters (the initramfs waits for it): only ``argparse`` and ``sys`` are imported here;
+every other module is imported when it is needed, and pyroute2 and scapy only when the network
+is really touched (never by ``--dry-run`` on the iBFT path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+EXIT_OK, EXIT_USAGE, EXIT_NO_CONFIG, EXIT_NETWORK, EXIT_LOGIN = 0, 2, 3, 4, 5
+PROG = "ibftkit-init"
+
+EPILOG = """\
+exit status:
+  0  the boot target is logged in (--dry-run: the plan was printed)
+  2  usage: a bad option or kernel command-line value
+  3  no boot configuration found (no usable iBFT, netroot= or DHCP root path), or it is incomplete
+  4  network failed (no NIC with the table's MAC, no carrier, DHCP for the address, netlink)
+  5  login failed (every attempt on the boot target, or iscsistart/iscsiadm missing)
+
+sources, in order: these options; the kernel command line (ibftkit.*, rd.iscsi.firmware,
+rd.iscsi.initiator, netroot=iscsi:...); this system's iBFT; DHCP on the NICs with carrier.
+See docs/init.md.
+"""
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of seconds >= 0")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number >= 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .main import ArgumentParser
+    from .plan import add_source_args
+
+    p = ArgumentParser(prog=PROG, conflict_handler="resolve", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Find the iSCSI boot configuration, configure the network and log in to "
+                       "the boot target (then every other valid target).", epilog=EPILOG)
+    add_source_args(p)  # --ibft --root-path --interface --address --gateway --dns --hostname
+    #                     --initiator-name --dhcp-rerun --no-hostname, as 'ibftkit plan' has them
+    p.add_argument("--interface", metavar="IF", action="append", default=[],
+                   help="with --root-path: the NIC to use; otherwise a NIC to run DHCP on (repeatable; "
+                   "default: every NIC with carrier)")
+    p.add_argument("--initiator-name", metavar="IQN",
+                   help="the initiator's iSCSI name, whatever the source (default: the iBFT's, DHCP option "
+                   "203, rd.iscsi.initiator= or /etc/iscsi/initiatorname.iscsi)")
+    n = p.add_argument_group("network (as 'ibftkit net apply')")
+    n.add_argument("--resolv-conf", metavar="PATH", default="/etc/resolv.conf",
+                   help="where to write the DNS servers (default /etc/resolv.conf; written atomically)")
+    n.add_argument("--carrier-timeout", metavar="S", type=_seconds, default=None,
+                   help="seconds to wait for carrier on each link (default 10)")
+    n.add_argument("--dhcp-timeout", metavar="S", type=_seconds, default=None,
+                   help="seconds DHCP may take, over all NICs (default 30)")
+    i = p.add_argument_group("login")
+    i.add_argument("--backend", choices=("iscsistart", "iscsiadm"), default=None,
+                   help="iscsistart (default; CHAP secrets on its argv while it runs) or iscsid+iscsiadm "
+                   "(secrets only in mode-0600 node records)")
+    i.add_argument("--iscsistart", metavar="PATH", default="iscsistart", help="the iscsistart program")
+    i.add_argument("--iscsiadm", metavar="PATH", default="iscsiadm", help="the iscsiadm program (--backend iscsiadm)")
+    i.add_argument("--iscsid", metavar="PATH", default="iscsid", help="the iscsid program (--backend iscsiadm)")
+    i.add_argument("--login-retries", metavar="N", type=_count, default=None,
+                   help="more attempts per target after the first (default 3)")
+    i.add_argument("--login-backoff", metavar="S", type=_seconds, default=None,
+                   help="seconds before the first retry, doubling each time, at most 30 (default 2)")
+    i.add_argument("--login-timeout", metavar="S", type=_seconds, default=120.0,
+                   help="seconds one login attempt may take before it is stopped (default 120)")
+    i.add_argument("--param", metavar="NAME=VALUE", action="append", default=[],
+                   help="an iSCSI setting (iscsistart -P), overriding the root-disk defaults "
+                   "(replacement_timeout=86400, NOP-outs off, initial_login_retry_max=3); repeatable")
+    o = p.add_argument_group("behaviour")
+    o.add_argument("--cmdline", metavar="PATH", default="/proc/cmdline",
+                   help="read the kernel command line from PATH (default /proc/cmdline)")
+    o.add_argument("--dry-run", action="store_true",
+                   help="print the source, the network plan and the exact commands (secrets redacted); "
+                   "change nothing (no root needed)")
+    strict = o.add_mutually_exclusive_group()
+    strict.add_argument("--strict", dest="strict", action="store_const", const=True, default=None,
+                        help="refuse an iBFT the decoder has any warning about")
+    strict.add_argument("--lenient", dest="strict", action="store_const", const=False,
+                        help="accept an iBFT with warnings, printing them (the default)")
+    o.add_argument("--quiet", action="store_true", help="errors only")
+    o.add_argument("--verbose", action="store_true", help="a line for every step")
+    o.add_argument("--debug", action="store_true", help="every command (+ argv, secrets redacted) and a "
+                   "traceback on errors")
+    o.add_argument("--kmsg", metavar="PATH", default="/dev/kmsg",
+                   help="also log to this kernel log device when writable (default /dev/kmsg; 'none': off)")
+    # for tests and captured systems: where the firmware tables and iSCSI state live
+    o.add_argument("--firmware-root", default="/", help=argparse.SUPPRESS)
+    o.add_argument("--initiatorname-file", default="/etc/iscsi/initiatorname.iscsi", help=argparse.SUPPRESS)
+    o.add_argument("--node-dir", default="/etc/iscsi/nodes", help=argparse.SUPPRESS)
+    o.add_argument("--run-dir", default="/run/ibftkit", help=argparse.SUPPRESS)
+    o.add_argument("--iscsid-pidfile", default="/run/iscsid.pid", help=argparse.SUPPRESS)
+    return p
+
+
+def _explicit(args: argparse.Namespace) -> tuple[Any, str, bool]:
+    """``(config, detail, address_by_dhcp)`` from --ibft / --root-path, or ``(None, "", False)``."""
+    from ..errors import UsageError
+    from .plan import config_from_args
+
+    if args.ibft is None and args.root_path is None:
+        return None, "", False
+    if args.root_path is not None and len(args.interface) > 1:
+        raise UsageError("--root-path takes one --interface")
+    ns = argparse.Namespace(**vars(args))
+    ns.interface = args.interface[0] if args.interface else None
+    if args.ibft is not None:
+        if args.root_path is not None:
+            raise UsageError("give either --ibft or --root-path, not both")
+        static = [o for o, v in (("--address", args.address), ("--gateway", args.gateway), ("--dns", args.dns),
+                                 ("--hostname", args.hostname)) if v]
+        if static:
+            raise UsageError(f"{', '.join(static)}: only valid with --root-path")
+        from ..ibft.locate import load_config
+
+        return load_config(args.ibft, strict=bool(args.strict)), f"--ibft {args.ibft}", False
+    cfg = config_from_args(ns)
+    by_dhcp = args.address is None
+    if by_dhcp:
+        import dataclasses
+
+        from ..model import Origin
+
+        cfg = cfg.replace(nics=tuple(dataclasses.replace(n, origin=Origin.DHCP) for n in cfg.nics))
+    return cfg, "--root-path", by_dhcp
+
+
+def _exit_code(e: BaseException, phase: int) -> int:
+    from ..errors import (
+        DecodeError,
+        DhcpError,
+        IbftkitError,
+        IscsiLoginError,
+        IscsiNameError,
+        ModelError,
+        NetError,
+        NoTableError,
+        RootPathError,
+        UsageError,
+    )
+    from ..run import CommandError
+
+    if isinstance(e, UsageError):
+        return EXIT_USAGE
+    if isinstance(e, (NoTableError, DecodeError, RootPathError, IscsiNameError, ModelError)):
+        return EXIT_NO_CONFIG
+    if isinstance(e, (NetError, DhcpError)):
+        return EXIT_NETWORK
+    if isinstance(e, (IscsiLoginError, CommandError)):
+        return EXIT_LOGIN
+    code = getattr(type(e), "exit_code", None)
+    if isinstance(code, int):
+        return code
+    return phase if isinstance(e, IbftkitError) else 1
+
+
+def run(args: argparse.Namespace, log: Any, state: dict[str, int]) -> int:
+    from .. import iscsi
+    from ..cmdline import load_cmdline
+    from ..errors import IscsiLoginError, UsageError
+    from ..sources import NoBootConfig, Settings, find_config
+
+    cl = load_cmdline(args.cmdline)
+    log.add_secrets(cl.secrets())
+    for netroot in cl.netroots:
+        from ..rootpath import parse_root_path
+
+        try:
+            rp = parse_root_path(netroot, dialect="dracut")
+            log.add_secrets([s.reveal() for s in (rp.password, rp.reverse_password) if s is not None])
+        except Exception:  # reported with its message when the source is read
+            pass
+    params = [iscsi.parse_param(p) for p in (*cl.params, *args.param)]
+    backend_name = args.backend or cl.backend or "iscsistart"
+    retries = args.login_retries if args.login_retries is not None else (
+        cl.login_retries if cl.login_retries is not None else 3)
+    backoff = args.login_backoff if args.login_backoff is not None else (
+        cl.login_backoff if cl.login_backoff is not None else 2.0)
+    carrier_timeout = args.carrier_timeout if args.carrier_timeout is not None else (
+        cl.carrier_timeout if cl.carrier_timeout is not None else 10.0)
+    dhcp_timeout = args.dhcp_timeout if args.dhcp_timeout is not None else (
+        cl.dhcp_timeout if cl.dhcp_timeout is not None else 30.0)
+    if dhcp_timeout <= 0:
+        raise UsageError(f"--dhcp-timeout {dhcp_timeout:g}: expected seconds > 0")
+    strict = args.strict if args.strict is not None else cl.strict
+    if args.initiator_name:
+        from ..iscsiname import validate_iscsi_name
+
+        try:
+            validate_iscsi_name(args.initiator_name)
+        except ValueError as e:
+            raise UsageError(f"--initiator-name: {e}") from None
+    for w in cl.warnings:
+        log.warning(w)
+
+    settings = Settings(strict=bool(strict), interfaces=tuple(args.interface) if args.root_path is None else (),
+                        initiator_name=args.initiator_name, dhcp_timeout=dhcp_timeout,
+                        carrier_timeout=carrier_timeout, dry_run=args.dry_run, firmware_root=args.firmware_root,
+                        initiatorname_path=args.initiatorname_file, ibft_path=cl.ibft_path)
+    if args.ibft is not None:
+        args.strict = strict
+    explicit, detail, by_dhcp = _explicit(args)
+    if explicit is not None:
+        log.add_secrets(explicit.secrets())
+    found = find_config(cl, settings, log, explicit=explicit, explicit_detail=detail)
+    if by_dhcp:
+        found.dhcp_rerun = True
+    out = sys.stdout
+    if found.config is None:  # a dry run that needs DHCP to go on
+        out.write(f"source: {found.describe()}\n")
+        out.write(f"would run DHCP on: {', '.join(found.would_dhcp_on) or '(no interface)'}\n")
+        out.write("the network plan and the login commands depend on the lease\n")
+        return EXIT_OK
+    cfg = found.config
+    log.add_secrets(cfg.secrets())
+    if not args.dry_run:  # the dry run prints these on stdout
+        log.progress(found.describe())
+        for w in cfg.warnings:
+            log.warning(w)
+    order = cfg.login_order()
+    problems = iscsi.login_problems(cfg, order[0])
+    if problems:
+        raise NoBootConfig(f"{cfg.source}: cannot log in to {iscsi.target_label(order[0])}: " + "; ".join(problems))
+
+    backend: iscsi.Backend
+    merged = iscsi.merge_params(params)
+    if backend_name == "iscsiadm":
+        backend = iscsi.IscsiadmBackend(args.iscsiadm, args.iscsid, params=merged, node_dir=args.node_dir,
+                                        run_dir=args.run_dir, pidfile=args.iscsid_pidfile,
+                                        sys_root=args.firmware_root, timeout=args.login_timeout)
+        programs = [args.iscsiadm, args.iscsid]
+    else:
+        backend = iscsi.IscsistartBackend(args.iscsistart, params=merged, sys_root=args.firmware_root,
+                                          timeout=args.login_timeout)
+        programs = [args.iscsistart]
+
+    state["phase"] = EXIT_NETWORK
+    from ..links import list_links
+    from ..netplan import plan_network
+
+    rerun = args.dhcp_rerun or cl.dhcp_rerun or found.dhcp_rerun
+    if args.dry_run:
+        return _dry_run(cfg, found, backend, order, retries=retries, backoff=backoff, log=log,
+                        plan=lambda: plan_network(cfg, links=list_links(), dhcp_rerun=rerun,
+                                                  set_hostname=not args.no_hostname))
+    plan = plan_network(cfg, links=list_links(), dhcp_rerun=rerun, set_hostname=not args.no_hostname)
+
+    missing = [p for p in programs if not _executable(p)]
+    if missing:
+        state["phase"] = EXIT_LOGIN
+        raise IscsiLoginError(f"{missing[0]}: not found or not executable (needed to log in; "
+                              f"--{'iscsistart' if backend_name == 'iscsistart' else 'backend'})")
+    from ..net import apply_plan
+
+    for note in plan.notes:
+        log.info(f"note: {note}")
+
+    def net_progress(text: str) -> None:
+        (log.progress if text.startswith("waiting") else log.info)(text)
+
+    apply_plan(plan, resolv_conf=args.resolv_conf, carrier_timeout=carrier_timeout, progress=net_progress)
+    state["phase"] = EXIT_LOGIN
+    outcomes = iscsi.login_all(backend, cfg, policy=iscsi.RetryPolicy(retries=retries, backoff=backoff), log=log)
+    ok = sum(1 for o in outcomes if o.ok)
+    log.info(f"{ok} of {len(outcomes)} target{'s' if len(outcomes) != 1 else ''} logged in")
+    return EXIT_OK
+
+
+def _dry_run(cfg: Any, found: Any, backend: Any, order: list[Any], *, retries: int, backoff: float, log: Any,
+             plan: Any) -> int:
+    """Print what a real run would do, in order; a plan that cannot be made is printed as such and
+    gives the exit status the real run would have (the login commands are printed anyway)."""
+    from ..errors import NetError
+
+    out = sys.stdout
+    out.write(f"source: {log.line(found.describe())}\n")
+    for w in cfg.warnings:
+        out.write(f"warning: {log.line(w)}\n")
+    failure: NetError | None = None
+    try:
+        out.write(plan().render_text())
+    except NetError as e:
+        failure = e
+        out.write(f"network plan: cannot be made: {log.line(str(e))}\n")
+    n = len(order)
+    out.write(f"login ({backend.name}; {n} target{'s' if n != 1 else ''}, boot target first; "
+              f"{retries} retr{'ies' if retries != 1 else 'y'} each, backoff {backoff:g} s doubling):\n")
+    for t in order:
+        for c in backend.plan(cfg, t):
+            out.write(f"  {log.redact(c.text)}\n")
+    out.flush()
+    if failure is not None:
+        raise failure
+    return EXIT_OK
+
+
+def _executable(program: str) -> bool:
+    import os
+    import shutil
+
+    if os.sep in program:
+        return os.path.isfile(program) and os.access(program, os.X_OK)
+    from ..run import CLEAN_PATH
+
+    return shutil.which(program, path=CLEAN_PATH) is not None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from ..log import Log, level_from_flags
+    from .main import guarded
+
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args_list
+    log = Log(prog=PROG, level=level_from_flags(debug=debug))
+    state = {"phase": EXIT_USAGE}
+
+    def body() -> int:
+        args = build_parser().parse_args(args_list)
+        state["phase"] = EXIT_NO_CONFIG
+        log.set_kmsg(None if args.kmsg in ("none", "") else args.kmsg)
+        cl_flags = None
+        if not (args.quiet or args.verbose or args.debug):
+            from ..cmdline import load_cmdline
+
+            try:
+                cl_flags = load_cmdline(args.cmdline)
+            except Exception:  # a bad value is reported once, by run()
+                cl_flags = None
+        log.level = level_from_flags(quiet=args.quiet or bool(cl_flags and cl_flags.quiet),
+                                     verbose=args.verbose or bool(cl_flags and cl_flags.verbose),
+                                     debug=args.debug or bool(cl_flags and cl_flags.debug))
+        return run(args, log, state)
+
+    def boundary() -> int:
+        """Every error becomes one redacted line on stderr and in the kernel log, and an exit status."""
+        try:
+            return body()
+        except Exception as e:
+            from ..errors import IbftkitError
+
+            if debug:
+                import traceback
+
+                sys.stderr.write(log.redact("".join(traceback.format_exception(e))))
+            if isinstance(e, IbftkitError):
+                log.error(str(e))
+                if e.hint:
+                    log.error(f"hint: {e.hint}")
+                return _exit_code(e, state["phase"])
+            log.error(f"internal error: {type(e).__name__}: {e}")
+            return 1
+
+    try:
+        return guarded(PROG, boundary, debug=debug)  # ^C and a closed stdout
+    finally:
+        log.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""The only place ibftkit starts a process.
+
+Rules (after mkosi's ``run.py`` and cloud-init's ``subp``):
+
+- argv lists only, never a shell;
+- a clean environment built from nothing (``PATH`` and ``LC_ALL=C``): no variable of the caller
+  reaches the child, so no secret can travel there, and the child's messages are in English for
+  the error mapping;
+- stdin is ``/dev/null``; stdout and stderr are captured and returned with every registered
+  secret replaced by ``<redacted>`` (``iscsistart`` echoes an over-long ``-w`` value in its error);
+- every run has a timeout; the child runs in its own session and the whole process group is
+  killed when it expires (``iscsistart`` forks an embedded iscsid);
+- under ``--debug`` each command is logged as ``+ argv`` with secrets redacted;
+- failures become ``CommandError`` with ``kind`` ``missing`` / ``not-executable`` / ``timeout``,
+  or a ``Result`` with the exit status for the caller to judge.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from .errors import IbftkitError
+
+CLEAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+REDACTED = "<redacted>"
+
+
+class Logger(Protocol):
+    def debug(self, text: str) -> None: ...
+
+
+class CommandError(IbftkitError):
+    """A command could not be run to completion: missing, not executable, or timed out."""
+
+    def __init__(self, message: str, *, kind: str, argv0: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.kind = kind
+        self.argv0 = argv0
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    argv: tuple[str, ...]  # as run (holds secrets where the command takes them: never print it)
+    shown: str  # the redacted command line, for messages
+    returncode: int
+    stdout: str  # redacted
+    stderr: str  # redacted
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def last_line(self) -> str:
+        """The last non-empty line of stderr (else stdout): what to quote in a one-line error."""
+        for text in (self.stderr, self.stdout):
+            lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+            if lines:
+                return lines[-1]
+        return ""
+
+
+def clean_env() -> dict[str, str]:
+    """The whole environment a child gets."""
+    return {"PATH": CLEAN_PATH, "LC_ALL": "C"}
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    for s in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(s, REDACTED)
+    return text
+
+
+def shown(argv: Sequence[str], secrets: Sequence[str] = ()) -> str:
+    """``argv`` as a shell-quoted line with every secret replaced (each argument is redacted before
+    quoting, so quoting cannot hide a secret from the redaction)."""
+    parts = []
+    for a in argv:
+        r = redact(a, secrets)
+        parts.append(r if r == REDACTED else shlex.quote(r))
+    return " ".join(parts)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+
+
+def run(argv: Sequence[str], *, timeout: float, secrets: Sequence[str] = (), log: Logger | None = None,
+        on_wait: Callable[[float], None] | None = None, wait_every: float = 5.0) -> Result:
+    """Run ``argv`` and wait at most ``timeout`` seconds. ``on_wait(elapsed)`` is called every
+    ``wait_every`` seconds while the command runs (one progress line per wait)."""
+    argv = [str(a) for a in argv]
+    line = shown(argv, secrets)
+    if log is not None:
+        log.debug(f"+ {line}")
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=clean_env(), close_fds=True, start_new_session=True, cwd="/")
+    except FileNotFoundError:
+        raise CommandError(f"{argv[0]}: command not found", kind="missing", argv0=argv[0]) from None
+    except PermissionError:
+        raise CommandError(f"{argv[0]}: permission denied (not executable?)", kind="not-executable",
+                           argv0=argv[0]) from None
+    except OSError as e:
+        raise CommandError(f"{argv[0]}: cannot run ({e.strerror or e})", kind="not-executable",
+                           argv0=argv[0]) from None
+    deadline = start + timeout
+    next_wait = start + wait_every
+    while True:
+        now = time.monotonic()
+        step = max(0.0, min(deadline, next_wait if on_wait else deadline) - now)
+        try:
+            out, err = proc.communicate(timeout=step)
+            break
+        except subprocess.TimeoutExpired:
+            now = time.monotonic()
+            if now >= deadline:
+                _kill_group(proc)
+                proc.communicate()
+                raise CommandError(f"{line}: no result after {timeout:g} s; stopped", kind="timeout",
+                                   argv0=argv[0]) from None
+            if on_wait is not None and now >= next_wait:
+                on_wait(now - start)
+                next_wait += wait_every
+    seconds = time.monotonic() - start
+    result = Result(tuple(argv), line, proc.returncode, redact(out.decode("utf-8", "replace"), secrets),
+                    redact(err.decode("utf-8", "replace"), secrets), seconds)
+    if log is not None:
+        log.debug(f"  exit {result.returncode} after {seconds:.2f} s")
+        for text in (result.stdout, result.stderr):
+            for ln in text.splitlines():
+                if ln.strip():
+                    log.debug(f"  | {ln.rstrip()}")
+    return result

@@ -1,0 +1,349 @@
+"""Where ``ibftkit-init``'s boot configuration comes from, in order, and why the others lost.
+
+1. explicit options (``--ibft PATH``, ``--root-path``; built by the CLI, passed in as ``explicit``);
+2. the kernel command line (``ibftkit.cmdline``): ``netroot=iscsi:…`` targets; or a demand
+   for the firmware table (``rd.iscsi.firmware``, ``ip=ibft``) or for DHCP (``netroot=dhcp``),
+   which then is the only source tried; ``ibftkit.source=`` sets the order outright;
+3. the iBFT of the running system (``ibftkit.ibft.locate.load_config``: low-memory scan unless
+   booted by EFI, then ACPI, then ``/sys/firmware/ibft``);
+4. DHCP (RFC 2131, options 17 and 203) on the NICs that have carrier.
+
+A source that has no usable configuration (no table, a table with no valid target, a lease
+without a root path) is skipped with its reason; ``NoBootConfig`` (exit 3) lists every reason.
+Only the DHCP step touches the machine (it sets links up to see carrier, through
+``ibftkit.net``); with ``dry_run`` it reports what it would do instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from .cmdline import Cmdline
+from .errors import IbftkitError, NetError, NoTableError
+from .model import BootConfig, Initiator, Nic, Origin, Secret, Target, TargetFlags
+
+DEFAULT_ORDER = ("cmdline", "ibft", "dhcp")
+CARRIER_GRACE = 1.0  # after the first link has carrier, how long the others get to catch up
+POLL = 0.1
+
+
+class NoBootConfig(IbftkitError):
+    """No source gave a boot configuration with a target to log in to (exit status 3)."""
+
+    exit_code = 3
+
+
+class Logger(Protocol):
+    def progress(self, text: str) -> None: ...
+    def info(self, text: str) -> None: ...
+    def warning(self, text: str) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    strict: bool = False
+    interfaces: tuple[str, ...] = ()
+    initiator_name: str | None = None
+    dhcp_timeout: float = 30.0
+    carrier_timeout: float = 10.0
+    dry_run: bool = False
+    firmware_root: str = "/"
+    initiatorname_path: str = "/etc/iscsi/initiatorname.iscsi"
+    ibft_path: str | None = None  # from the command line (ibftkit.ibft=)
+
+
+@dataclasses.dataclass
+class Found:
+    """The winner. ``config`` is ``None`` only in a dry run whose answer needs DHCP."""
+
+    config: BootConfig | None
+    source: str  # options | cmdline | ibft | dhcp
+    detail: str
+    skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    dhcp_rerun: bool = False  # the NIC's address must come from DHCP (ip=<dev>:dhcp)
+    would_dhcp_on: tuple[str, ...] = ()
+    link_changes: Any = None  # ibftkit.net.ApplyResult of links set up for DHCP
+
+    def describe(self) -> str:
+        line = f"boot configuration from {self.source} ({self.detail})"
+        if self.skipped:
+            line += "; not used: " + "; ".join(f"{s}: {why}" for s, why in self.skipped)
+        return line
+
+
+# --- the kernel command line as a source ---------------------------------------------------------
+
+
+def _nic_from_cmdline(cl: Cmdline, interfaces: Sequence[str]) -> tuple[Nic | None, bool]:
+    """The NIC for ``netroot=`` targets from ``ip=``: ``(nic, address_by_dhcp)``; ``(None, _)``
+    when the command line names none (DHCP on the NICs with carrier decides)."""
+    for spec in cl.ip:
+        device = spec.device or (interfaces[0] if len(interfaces) == 1 else None)
+        if spec.method == "static":
+            if device is None:
+                raise NoBootConfig("kernel command line ip= with a static address names no device "
+                                   "(ip=<ip>::<gw>:<mask>:<host>:<dev>:none)")
+            assert spec.address is not None
+            return Nic(index=0, ip_address=spec.address.ip, prefix_len=spec.address.network.prefixlen,
+                       origin=Origin.MANUAL, gateway=spec.gateway,
+                       primary_dns=spec.dns[0] if spec.dns else None,
+                       secondary_dns=spec.dns[1] if len(spec.dns) > 1 else None,
+                       hostname=spec.hostname, ifname=device), False
+        if spec.method == "dhcp" and device is not None:
+            return Nic(index=0, origin=Origin.DHCP, ifname=device), True
+    return None, False
+
+
+def _netroot_targets(cl: Cmdline, nic_index: int) -> tuple[list[Target], list[str], str | None]:
+    from .rootpath import parse_root_path
+
+    targets: list[Target] = []
+    warnings: list[str] = []
+    netdev = None
+    user, password, ruser, rpassword = cl.chap
+    for k, text in enumerate(cl.netroots):
+        rp = parse_root_path(text, dialect="dracut")
+        if rp.needs_discovery:
+            raise NoBootConfig(f"netroot #{k + 1} names no server (RFC 4173 discovery is not supported)")
+        warnings += [f"netroot #{k + 1}: {w}" for w in rp.warnings]
+        netdev = netdev or rp.netdev
+        chap = dict(chap_name=rp.username, chap_secret=rp.password, reverse_chap_name=rp.reverse_username,
+                    reverse_chap_secret=rp.reverse_password)
+        if rp.username is None and password:
+            chap = dict(chap_name=user, chap_secret=Secret(password), reverse_chap_name=ruser,
+                        reverse_chap_secret=Secret(rpassword) if rpassword else None)
+        from .model import ChapType, parse_ip
+
+        ctype = ChapType.MUTUAL if chap["reverse_chap_secret"] else (
+            ChapType.CHAP if chap["chap_secret"] else ChapType.NONE)
+        targets.append(Target(
+            index=k, flags=TargetFlags.VALID | (TargetFlags.BOOT_SELECTED if k == 0 else 0),
+            ip_address=parse_ip(rp.server) if rp.server_kind in ("ipv4", "ipv6") else None,
+            server_name=rp.server if rp.server_kind == "dns" else None, port=rp.port, lun=rp.lun,
+            chap_type=ctype, nic_index=nic_index, name=rp.target, **chap))  # type: ignore[arg-type]
+    return targets, warnings, netdev
+
+
+def _initiator(cl: Cmdline, settings: Settings, option_203: str | None = None) -> tuple[str | None, str, list[str]]:
+    if settings.initiator_name:
+        return settings.initiator_name, "--initiator-name", []
+    from .initiator import resolve_initiator_name
+
+    r = resolve_initiator_name(option_203, cmdline=cl.text, initiatorname_path=settings.initiatorname_path)
+    return r.name, r.source, list(r.warnings)
+
+
+# --- DHCP ----------------------------------------------------------------------------------------
+
+
+def dhcp_candidates(settings: Settings, cl: Cmdline, links: Sequence[Any]) -> list[str]:
+    """``--interface``/``ibftkit.interface`` when given, else every Ethernet-like link that is not a
+    stacked device (VLAN, bridge, bond) and not loopback, in ifindex order."""
+    if settings.interfaces:
+        return list(settings.interfaces)
+    if cl.interfaces:
+        return list(cl.interfaces)
+    return [x.ifname for x in links if x.mac and not x.stacked and x.ifname != "lo"]
+
+
+def links_with_carrier(names: Sequence[str], *, timeout: float, log: Logger,
+                       read: Callable[[str], bool | None] | None = None) -> list[str]:
+    """Set nothing; poll ``/sys/class/net/<if>/carrier`` until every link has carrier, or the first
+    one has had it for ``CARRIER_GRACE`` s, or ``timeout``. One progress line a second."""
+    def carrier(name: str) -> bool | None:
+        try:
+            with open(f"/sys/class/net/{name}/carrier") as f:
+                return f.read().strip() == "1"
+        except OSError:
+            return None
+
+    read = read or carrier
+    start = time.monotonic()
+    first: float | None = None
+    next_report = start + 1.0
+    while True:
+        now = time.monotonic()
+        up = [n for n in names if read(n)]
+        if up and first is None:
+            first = now
+        if len(up) == len(names) or (first is not None and now - first >= CARRIER_GRACE) or now - start >= timeout:
+            return up
+        if now >= next_report:
+            log.progress(f"waiting for carrier on {', '.join(n for n in names if n not in up)} "
+                         f"({now - start:.0f} s of {timeout:g} s)")
+            next_report += 1.0
+        time.sleep(POLL)
+
+
+def _links_up(names: Sequence[str], log: Logger) -> Any:
+    from .net import apply_plan
+    from .netplan import LinkUp, NetPlan
+
+    return apply_plan(NetPlan(tuple(LinkUp(n) for n in names), (), "DHCP"), carrier_timeout=0, progress=log.info)
+
+
+def _undo(changes: Any) -> None:
+    if changes is not None and changes.changes:
+        from .net import undo
+
+        undo(changes)
+
+
+def dhcp_config(settings: Settings, cl: Cmdline, log: Logger, *, links: Sequence[Any]) -> tuple[Any, Any]:
+    """``(lease, link_changes)``: DHCP on the candidates that have carrier. Raises ``IbftkitError``
+    saying why there is no lease."""
+    names = dhcp_candidates(settings, cl, links)
+    if not names:
+        raise NetError("no network interface to run DHCP on")
+    try:
+        from . import dhcp
+    except ImportError:
+        raise IbftkitError("the DHCP client (ibftkit.dhcp) is not in this build") from None
+    changes = _links_up(names, log)
+    try:
+        up = links_with_carrier(names, timeout=settings.carrier_timeout, log=log)
+        if not up:
+            raise NetError(f"no carrier on {', '.join(names)} after {settings.carrier_timeout:g} s")
+        log.progress(f"DHCP on {', '.join(up)} (up to {settings.dhcp_timeout:g} s)")
+        lease = dhcp.acquire_first(up, timeout=settings.dhcp_timeout, progress=log.progress)
+    except BaseException:
+        _undo(changes)
+        raise
+    return lease, changes
+
+
+# --- the order -----------------------------------------------------------------------------------
+
+
+def _order(cl: Cmdline) -> tuple[str, ...]:
+    if cl.sources is not None:
+        return cl.sources
+    if cl.netroots:
+        return ("cmdline",)
+    if cl.firmware:
+        return ("ibft",)
+    if cl.dhcp_root:
+        return ("dhcp",)
+    return DEFAULT_ORDER
+
+
+def _usable(cfg: BootConfig) -> str | None:
+    """Why ``cfg`` cannot boot, or ``None``."""
+    if not cfg.login_order():
+        return "no valid target"
+    return None
+
+
+def with_initiator(cfg: BootConfig, name: str | None) -> BootConfig:
+    if not name:
+        return cfg
+    old = cfg.initiator or Initiator()
+    return cfg.replace(initiator=dataclasses.replace(old, name=name))
+
+
+def find_config(cl: Cmdline, settings: Settings, log: Logger, *, explicit: BootConfig | None = None,
+                explicit_detail: str = "", links: Callable[[], Sequence[Any]] | None = None) -> Found:
+    """The first source with a usable boot configuration (see the module docstring)."""
+    if explicit is not None:
+        why = _usable(explicit)
+        if why:
+            raise NoBootConfig(f"{explicit.source or explicit_detail}: {why}")
+        cfg = with_initiator(explicit, settings.initiator_name)
+        return Found(cfg, "options", explicit_detail or explicit.source)
+    from .links import list_links
+
+    get_links = links or list_links
+    skipped: list[tuple[str, str]] = []
+    order = _order(cl)
+    if order != DEFAULT_ORDER:
+        log.info(f"sources from the kernel command line: {', '.join(order)}")
+    for source in order:
+        if source == "cmdline":
+            if not cl.netroots:
+                skipped.append(("kernel command line", "no netroot=iscsi:…"))
+                continue
+            found = _from_cmdline(cl, settings, log, get_links)
+            found.skipped = skipped
+            return found
+        if source == "ibft":
+            from .ibft.locate import load_config
+
+            path = settings.ibft_path
+            try:
+                cfg = load_config(path, strict=settings.strict, root=settings.firmware_root)
+            except NoTableError as e:
+                skipped.append(("iBFT", str(e)))
+                continue
+            except IbftkitError as e:  # a table that does not decode: say so, try the next source
+                log.warning(f"iBFT: {e}")
+                skipped.append(("iBFT", str(e)))
+                continue
+            why = _usable(cfg)
+            if why:
+                skipped.append(("iBFT", f"{cfg.source}: {why}"))
+                continue
+            if settings.initiator_name:
+                cfg = with_initiator(cfg, settings.initiator_name)
+            elif cfg.initiator is None or not cfg.initiator.name:
+                name, where, notes = _initiator(cl, settings)
+                for n in notes:
+                    log.warning(n)
+                if name:
+                    log.warning(f"the iBFT has no initiator name; using {name} from {where}")
+                cfg = with_initiator(cfg, name)
+            return Found(cfg, "ibft", cfg.source, skipped)
+        if source == "dhcp":
+            if settings.dry_run:
+                names = dhcp_candidates(settings, cl, get_links())
+                return Found(None, "dhcp", "dry run: DHCP not sent", skipped, would_dhcp_on=tuple(names))
+            try:
+                lease, changes = dhcp_config(settings, cl, log, links=get_links())
+            except IbftkitError as e:
+                skipped.append(("DHCP", str(e)))
+                continue
+            name, _, notes = _initiator(cl, settings, lease.initiator_name)
+            for n in notes:
+                log.warning(n)
+            cfg = lease.to_boot_config(initiator_name=name)
+            why = _usable(cfg)
+            if why:
+                _undo(changes)
+                skipped.append(("DHCP", f"lease on {lease.interface}: {why}"))
+                continue
+            detail = f"lease {lease.address} on {lease.interface} from {lease.server_id or '?'}"
+            return Found(cfg, "dhcp", detail, skipped, link_changes=changes)
+    raise NoBootConfig("no boot configuration found: " + "; ".join(f"{s}: {why}" for s, why in skipped))
+
+
+def _from_cmdline(cl: Cmdline, settings: Settings, log: Logger, get_links: Callable[[], Sequence[Any]]) -> Found:
+    interfaces = settings.interfaces or cl.interfaces
+    nic, by_dhcp = _nic_from_cmdline(cl, interfaces)
+    targets, warnings, netdev = _netroot_targets(cl, 0)
+    if nic is None and netdev:
+        nic, by_dhcp = Nic(index=0, origin=Origin.DHCP, ifname=netdev), True
+    if nic is None and len(interfaces) == 1:
+        nic, by_dhcp = Nic(index=0, origin=Origin.DHCP, ifname=interfaces[0]), True
+    changes = None
+    detail = f"{len(targets)} netroot=iscsi:…"
+    option_203 = None
+    if nic is None:  # the address from DHCP on whichever NIC answers
+        if settings.dry_run:
+            names = dhcp_candidates(settings, cl, get_links())
+            return Found(None, "cmdline", detail + "; address by DHCP (dry run: not sent)",
+                         would_dhcp_on=tuple(names))
+        try:
+            lease, changes = dhcp_config(settings, cl, log, links=get_links())
+        except IbftkitError as e:
+            raise NetError(f"netroot= on the kernel command line, but no address: {e}") from None
+        nic, option_203 = lease.to_nic(), lease.initiator_name
+        detail += f"; address {lease.address} by DHCP on {lease.interface}"
+    name, where, notes = _initiator(cl, settings, option_203)
+    if not name:
+        raise NoBootConfig("netroot= on the kernel command line but no initiator name "
+                           "(rd.iscsi.initiator=, DHCP option 203 or /etc/iscsi/initiatorname.iscsi)")
+    cfg = BootConfig(initiator=Initiator(name=name), nics=(nic,), targets=tuple(targets), source="cmdline",
+                     warnings=tuple(warnings + notes + list(cl.warnings)))
+    return Found(cfg, "cmdline", detail, dhcp_rerun=by_dhcp, link_changes=changes)
