@@ -197,7 +197,7 @@ def parse_cmdline(text: str) -> Cmdline:
                   "rd.iscsi.in.password").index(key)] = value or None
         elif key in ("ibftkit.param", "rd.iscsi.param") and value:
             params.append(value)
-        elif key == "ibftkit.source" and value:
+        elif key == "ibftkit.source" and value is not None:
             names = tuple(v.strip() for v in value.split(",") if v.strip())
             bad = [n for n in names if n not in SOURCES]
             if bad or not names:

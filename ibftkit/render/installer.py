@@ -16,7 +16,9 @@ for ``%include``.
 NIC, ``ifname=ibft<N>:<mac>`` when the interface name is not known, ``vlan=<dev>.<vid>:<dev>``,
 ``rd.route=<target>/<len>:<gw>:<dev>`` for a target off its NIC's subnet, and ``rd.neednet=1``.
 The LUN is written in **decimal** because dracut reads that field as a decimal by-path suffix
-(its own host-only generator writes decimal LUNs), not as RFC 4173 hexadecimal; 0 is left empty.
+(its own host-only generator writes decimal LUNs), not as RFC 4173 hexadecimal; 0 is left empty,
+and so is a LUN of 256 or more (by-path calls it ``lun-0x…``), with a comment; dracut logs in to
+the whole target either way.
 
 CHAP secrets are left out unless ``show_secrets``; a ``#`` comment then says what was left out
 (remove comment lines before using the dracut output as a kernel command line). Note that with
@@ -163,7 +165,7 @@ def _netroot(t: Target, show_secrets: bool) -> str:
             parts += [t.reverse_chap_name or "", t.reverse_chap_secret.reveal()]
         creds = ":".join(parts) + "@"
     port = "" if t.port == 3260 else str(t.port)
-    lun = "" if t.lun.linux == 0 else str(t.lun.linux)
+    lun = "" if t.lun.linux == 0 or t.lun.linux >= 256 else str(t.lun.linux)
     return f"netroot=iscsi:{creds}{_host(t.address)}::{port}:{lun}:{t.name or ''}"
 
 
@@ -219,6 +221,10 @@ def render_dracut(cfg: BootConfig, *, show_secrets: bool = False,
     if show_secrets and any(c in s for t in targets if _has_chap(t) for s in _chap_texts(t) for c in ":@"):
         comments.append("# a CHAP name or secret holds ':' or '@', which dracut's netroot= parser splits on "
                         "(rootpath.md §2.2): use rd.iscsi.username=/rd.iscsi.password= instead")
+    wide = [t for t in targets if t.lun.linux >= 256]
+    if wide:
+        comments.append(f"# LUN {wide[0].lun.text} (Linux {wide[0].lun.linux}) left out of netroot=: dracut matches "
+                        "that field as a short decimal by-path suffix; it logs in to every LUN of the target anyway")
     if _any_chap(targets) and not show_secrets:
         comments.append("# CHAP credentials left out (ibftkit dracut --show-secrets includes them, as "
                         "netroot=iscsi:user:password@…, readable in /proc/cmdline)")

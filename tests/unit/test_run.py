@@ -1,0 +1,112 @@
+"""The one subprocess wrapper (``ibftkit.run``): clean environment, redaction, timeouts, errors.
+
+These run real (tiny) processes, so they carry ``allow_subprocess``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ibftkit.run import REDACTED, CommandError, clean_env, redact, run, shown
+
+SECRET = "pa ss'w\"ord-123"
+
+
+class Lines:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def debug(self, text: str) -> None:
+        self.lines.append(text)
+
+
+def test_shown_redacts_whole_arguments_and_quotes_others() -> None:
+    line = shown(["iscsistart", "-t", "iqn.x:a b", "-w", SECRET, "-P", f"x={SECRET}"], [SECRET])
+    assert SECRET not in line and "pa ss" not in line
+    assert line == f"iscsistart -t 'iqn.x:a b' -w {REDACTED} -P 'x=<redacted>'"
+
+
+def test_redact_longest_first() -> None:
+    assert redact("abcdef abc", ["abc", "abcdef"]) == f"{REDACTED} {REDACTED}"
+    assert redact("nothing", ["", "x"]) == "nothing"
+
+
+def test_clean_env_is_minimal() -> None:
+    assert clean_env() == {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
+
+
+@pytest.mark.allow_subprocess
+def test_child_gets_only_the_clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IBFTKIT_TEST_SECRET", SECRET)
+    r = run([sys.executable, "-c", "import os, json; print(json.dumps(dict(os.environ)))"], timeout=30)
+    assert r.ok
+    import json
+
+    env = json.loads(r.stdout)
+    env.pop("LC_CTYPE", None)  # Python's own C-locale coercion (PEP 538) may add it in the child
+    assert env == clean_env()
+
+
+@pytest.mark.allow_subprocess
+def test_output_and_debug_lines_are_redacted() -> None:
+    log = Lines()
+    r = run([sys.executable, "-c", "import sys; print(sys.argv[1]); print('err ' + sys.argv[1], file=sys.stderr)",
+             SECRET], timeout=30, secrets=[SECRET], log=log)
+    assert r.stdout.strip() == REDACTED and r.stderr.strip() == f"err {REDACTED}"
+    assert r.argv[-1] == SECRET  # what ran
+    assert SECRET not in r.shown
+    assert log.lines and not any(SECRET in ln for ln in log.lines)
+    assert log.lines[0].startswith("+ ")
+
+
+@pytest.mark.allow_subprocess
+def test_exit_status_and_last_line() -> None:
+    r = run([sys.executable, "-c", "import sys; print('a'); print('first', file=sys.stderr); "
+             "print('last', file=sys.stderr); sys.exit(7)"], timeout=30)
+    assert r.returncode == 7 and not r.ok and r.last_line() == "last"
+
+
+@pytest.mark.allow_subprocess
+def test_missing_and_not_executable(tmp_path: Path) -> None:
+    with pytest.raises(CommandError) as e:
+        run([str(tmp_path / "absent")], timeout=5)
+    assert e.value.kind == "missing" and "command not found" in str(e.value)
+    f = tmp_path / "plain"
+    f.write_text("#!/bin/sh\n")
+    with pytest.raises(CommandError) as e:
+        run([str(f)], timeout=5)
+    assert e.value.kind == "not-executable"
+
+
+@pytest.mark.allow_subprocess
+def test_timeout_kills_the_whole_group(tmp_path: Path) -> None:
+    pidfile = tmp_path / "grandchild"
+    script = (f"import os, subprocess, sys, time\n"
+              f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+              f"open({str(pidfile)!r}, 'w').write(str(p.pid))\n"
+              f"time.sleep(60)\n")
+    waits: list[float] = []
+    with pytest.raises(CommandError) as e:
+        run([sys.executable, "-c", script], timeout=1.5, secrets=[SECRET], on_wait=waits.append, wait_every=0.5)
+    assert e.value.kind == "timeout" and "stopped" in str(e.value)
+    assert waits  # progress during the wait
+    pid = int(pidfile.read_text())
+    for _ in range(50):  # reaped by init shortly after SIGKILL
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the grandchild outlived the timeout")
+
+
+@pytest.mark.allow_subprocess
+def test_stdin_is_devnull_and_cwd_root() -> None:
+    r = run([sys.executable, "-c", "import os, sys; print(repr(sys.stdin.read())); print(os.getcwd())"], timeout=30)
+    assert r.stdout.splitlines() == ["''", "/"]
