@@ -298,6 +298,8 @@ class TableHeader:
     # Why the Linux kernel would refuse the table (it then shows no /sys/firmware/ibft at all),
     # beyond checksum and revision: set by the decoder.
     linux_rejects: str | None = None
+    # Structures Linux skips (wrong length, a slot offset it does not read): their kobject names.
+    linux_skips: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -56,6 +56,7 @@ class _Decoder:
     warnings: list[str] = field(default_factory=list)
     table: bytes = b""
     linux_rejects: str | None = None
+    linux_skips: list[str] = field(default_factory=list)
 
     def rejects(self, reason: str) -> None:
         """Record the first reason the Linux kernel would refuse the whole table."""
@@ -203,6 +204,7 @@ class _Decoder:
                                   f"0x{len(self.table):x})", structure="control", field=slot, offset=slot_at)
             if off in seen_offsets:
                 self.warn(where, f"offset 0x{off:x} already given by {seen_offsets[off]}; read once")
+                self.rejects(f"two control slots point at 0x{off:x}: one kobject registered twice")
                 continue
             seen_offsets[off] = slot
             if off % 8:
@@ -220,12 +222,16 @@ class _Decoder:
                 self.warn(where, f"slot points at a {name} structure (id {sid}); used as a {name}")
             size = L.STRUCT_SIZES[sid]
             label = "initiator" if sid == L.ID_INITIATOR else f"{name}[{hdr.index}]"
-            if hdr.length < size:
-                raise DecodeError(f"length {hdr.length} (expected {size})", structure=label,
-                                  field="length", offset=off + 2)
-            if hdr.length > size:
-                self.warn(f"{label} at 0x{off:x}", f"length {hdr.length} (expected {size}); extra bytes ignored")
-                self.rejects(f"{label} length {hdr.length} (Linux expects exactly {size})")
+            kobject = "initiator" if sid == L.ID_INITIATOR else (
+                f"ethernet{hdr.index}" if sid == L.ID_NIC else f"target{hdr.index}")
+            if hdr.length != size:
+                self.warn(f"{label} at 0x{off:x}", f"length {hdr.length} (expected {size}); read as {size} "
+                          "bytes; Linux ignores this structure")
+                self.linux_skips.append(kobject)
+            elif off >= len(self.table) - L.HEADER_SIZE:
+                self.warn(where, f"offset 0x{off:x} is at or past length-48 (0x{len(self.table) - 48:x}): "
+                          "Linux does not read this structure")
+                self.linux_skips.append(kobject)
             if hdr.version != 1:
                 self.warn(f"{label} at 0x{off:x}", f"version {hdr.version} (expected 1)")
             raw = self.parse(L.LAYOUTS[sid], off, size, label)
@@ -251,7 +257,8 @@ class _Decoder:
             source=self.source,
             warnings=tuple(self.warnings),
             header=TableHeader(**{**header.__dict__, "control_flags": control_flags,
-                                  "linux_rejects": self.linux_rejects}),
+                                  "linux_rejects": self.linux_rejects,
+                                  "linux_skips": tuple(self.linux_skips)}),
         )
 
     # --- structures ------------------------------------------------------------------------------

@@ -78,13 +78,14 @@ def kernel_view(cfg: BootConfig) -> KernelView:
         return {}
     view: KernelView = {}
     h = cfg.header or TableHeader()
+    skip = set(h.linux_skips)
     view["acpi_header"] = {
         "signature": _kstr(h.signature[:4]),
         "oem_id": _kstr(h.oem_id[:6]),
         "oem_table_id": _kstr(h.oem_table_id[:8]),
     }
     i = cfg.initiator
-    if i is not None:
+    if i is not None and "initiator" not in skip:
         a = {"index": str(i.index), "flags": str(int(i.flags))}
         for attr, ip in (("isns-server", i.isns_server), ("slp-server", i.slp_server),
                          ("pri-radius-server", i.primary_radius_server),
@@ -95,6 +96,8 @@ def kernel_view(cfg: BootConfig) -> KernelView:
             a["initiator-name"] = _kstr(i.name)
         view["initiator"] = a
     for n in cfg.nics:
+        if f"ethernet{n.index}" in skip:
+            continue
         a = {"index": str(n.index), "flags": str(int(n.flags)), "origin": str(int(n.origin)),
              "vlan": str(n.vlan), "mac": n.mac or "00:00:00:00:00:00"}
         for attr, ip in (("ip-addr", n.ip_address), ("gateway", n.gateway), ("primary-dns", n.primary_dns),
@@ -108,6 +111,8 @@ def kernel_view(cfg: BootConfig) -> KernelView:
             a["hostname"] = _kstr(n.hostname)
         view[f"ethernet{n.index}"] = a
     for t in cfg.targets:
+        if f"target{t.index}" in skip:
+            continue
         a = {"index": str(t.index), "flags": str(int(t.flags)), "ip-addr": format_ip(t.ip_address),
              "port": str(t.port), "lun": t.lun.sysfs, "chap-type": str(int(t.chap_type)),
              "nic-assoc": str(t.nic_index)}

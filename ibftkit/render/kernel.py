@@ -19,14 +19,14 @@ from ..model import REDACTED, BootConfig
 def render_sysfs(cfg: BootConfig, *, show_secrets: bool = False,
                  mac_to_ifname: Mapping[str, str] | None = None) -> str:
     view = kernel_view(cfg)
-    lines = []
+    lines: list[tuple[str, str]] = []
     for kobj, attrs in view.items():
         for attr, value in attrs.items():
             if attr in SECRET_ATTRIBUTES and not show_secrets:
                 value = REDACTED
-            lines.append(f"{kobj}/{attr}={value}")
-    lines.sort()
-    return "".join(f"{line}\n" for line in lines)
+            lines.append((f"{kobj}/{attr}", value))
+    lines.sort()  # by path, as `find /sys/firmware/ibft -type f | sort` lists them
+    return "".join(f"{path}={value}\n" for path, value in lines)
 
 
 def _int(value: str | None) -> int:
@@ -54,9 +54,15 @@ def _optional(rec: list[tuple[str, str]]) -> Callable[[str, str | None], None]:
     return opt
 
 
+NO_TARGETS = "Could not get list of targets from firmware."
+
+
 def iscsistart_records(cfg: BootConfig, *, show_secrets: bool = False,
-                       mac_to_ifname: Mapping[str, str] | None = None) -> list[list[tuple[str, str]]]:
-    """One ``[(key, value), ...]`` list per record ``iscsistart -f`` would print."""
+                       mac_to_ifname: Mapping[str, str] | None = None,
+                       messages: list[str] | None = None) -> list[list[tuple[str, str]]]:
+    """One ``[(key, value), ...]`` list per record ``iscsistart -f`` would print; the lines it
+    prints instead of a record (``Invalid nic-assoc …``) are appended to ``messages``."""
+    messages = [] if messages is None else messages
     view = kernel_view(cfg)
     if "initiator" not in view:
         return []
@@ -71,6 +77,7 @@ def iscsistart_records(cfg: BootConfig, *, show_secrets: bool = False,
         assoc = _int(t.get("nic-assoc"))
         ndir = next((d for d in nic_dirs if _int(view[d].get("index")) == assoc), None)
         if ndir is None:
+            messages.append(f"Invalid nic-assoc of {assoc}. Max id {len(nic_dirs)}.")
             continue
         n = view[ndir]
         if _int(n.get("flags")) == 0 or "mac" not in n:
@@ -110,8 +117,14 @@ def iscsistart_records(cfg: BootConfig, *, show_secrets: bool = False,
 
 def render_iscsistart(cfg: BootConfig, *, show_secrets: bool = False,
                       mac_to_ifname: Mapping[str, str] | None = None) -> str:
-    out = []
-    for rec in iscsistart_records(cfg, show_secrets=show_secrets, mac_to_ifname=mac_to_ifname):
+    """Records as ``iscsistart -f`` prints them to stdout, its own messages included."""
+    out: list[str] = []
+    messages: list[str] = []
+    records = iscsistart_records(cfg, show_secrets=show_secrets, mac_to_ifname=mac_to_ifname, messages=messages)
+    out += [f"{m}\n" for m in messages]
+    if not records:
+        out.append(f"{NO_TARGETS}\n")
+    for rec in records:
         out.append(f"# BEGIN RECORD ibftkit-{__version__}\n")
         out += [f"{k} = {v}\n" for k, v in rec]
         out.append("# END RECORD\n")
