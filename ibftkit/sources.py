@@ -252,6 +252,14 @@ def find_config(cl: Cmdline, settings: Settings, log: Logger, *, explicit: BootC
         if why:
             raise NoBootConfig(f"{explicit.source or explicit_detail}: {why}")
         cfg = with_initiator(explicit, settings.initiator_name)
+        if cfg.initiator is None or not cfg.initiator.name:
+            name, where, notes = _initiator(cl, settings)
+            for n in notes:
+                log.warning(n)
+            if name:
+                log.info(f"initiator name {name} from {where}")
+                cfg = with_initiator(cfg, name).replace(
+                    warnings=tuple(w for w in cfg.warnings if not w.startswith("no initiator name")))
         return Found(cfg, "options", explicit_detail or explicit.source)
     from .links import list_links
 
