@@ -96,6 +96,9 @@ _NO_CACHE_DIR = "/dev/null/ibftkit-no-scapy-cache"  # can never be created: scap
 #: scapy data tables the client never reads (MAC vendor names, Bluetooth company ids); without a
 #: warm cache scapy rebuilds them on every import (~0.2 s), so the import sees empty stand-ins.
 _UNUSED_SCAPY_TABLES = {"scapy.libs.manuf": "", "scapy.libs.bluetoothids": {}}
+#: Optional modules scapy probes at import and the client never uses: ``cryptography`` (for TLS
+#: and IPsec layers; ~20 ms of its Rust bindings). Hidden during the import, as if not installed.
+_UNUSED_OPTIONAL_MODULES = ("cryptography",)
 
 _scapy: types.SimpleNamespace | None = None
 
@@ -107,7 +110,8 @@ def load_scapy() -> types.SimpleNamespace:
     ``scapy.all``. During the import ``XDG_CACHE_HOME``/``XDG_CONFIG_HOME``/``XDG_DATA_HOME`` point
     to a path that cannot exist, so scapy creates no ``~/.cache/scapy`` and writes no 2.8 MB of
     pickles (an initramfs would pay that on every boot), and the two large data tables it would
-    then rebuild are replaced by empty ones. If scapy is already imported, it is used as it is.
+    then rebuild are replaced by empty ones; ``cryptography`` looks absent to scapy (it is no
+    ibftkit dependency). If scapy is already imported, it is used as it is.
     """
     global _scapy
     if _scapy is not None:
@@ -122,6 +126,10 @@ def load_scapy() -> types.SimpleNamespace:
                 stub = types.ModuleType(name, "empty stand-in loaded by ibftkit.dhcp.client")
                 stub.DATA = data  # type: ignore[attr-defined]
                 sys.modules[name] = stub
+                stubs.append(name)
+        for name in _UNUSED_OPTIONAL_MODULES:
+            if name not in sys.modules:
+                sys.modules[name] = None  # type: ignore[assignment]  # "import cryptography" -> ImportError
                 stubs.append(name)
     try:
         from scapy.layers.dhcp import BOOTP, DHCP
@@ -282,7 +290,9 @@ class PacketSocket:
     def __init__(self, ifname: str) -> None:
         self.ifname = ifname
         try:
-            self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
+            # Protocol 0 at creation, the real one at bind(): the kernel then registers its packet
+            # hook once instead of twice (each unregister waits for an RCU grace period, ~10 ms).
+            self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         except PermissionError:
             raise DhcpError("a DHCP client needs a raw packet socket: run as root (CAP_NET_RAW)") from None
         try:
@@ -322,7 +332,14 @@ class PacketSocket:
         return data
 
     def close(self) -> None:
-        self.sock.close()
+        """Close without waiting: releasing a packet socket waits for an RCU grace period in the
+        kernel (``packet_release`` calls ``synchronize_net``, 10-15 ms here), which the lease
+        does not need, so it happens on a daemon thread while the caller goes on."""
+        import threading
+
+        sock, self.sock = self.sock, None  # type: ignore[assignment]
+        if sock is not None:
+            threading.Thread(target=sock.close, name="ibftkit-dhcp-close", daemon=True).start()
 
 
 def _why(e: OSError, ifname: str) -> str:
