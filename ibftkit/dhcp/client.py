@@ -384,7 +384,7 @@ class Exchange:
 
     # retransmission schedule (RFC 2131 §4.1)
     def wait(self, attempt: int) -> float:
-        base = min(self.first_timeout * 2 ** attempt, MAX_WAIT)
+        base: float = min(self.first_timeout * 2.0 ** attempt, MAX_WAIT)
         jitter = self.rng.uniform(-1.0, 1.0) * min(1.0, base / 4.0)
         return max(base + jitter, min(base, 0.1))
 

@@ -510,10 +510,10 @@ def test_acquire_first_all_fail(tmp_path: Path) -> None:
 def test_load_scapy_writes_nothing_and_restores_the_environment(tmp_path: Path) -> None:
     code = ("import os, sys; from ibftkit.dhcp.client import load_scapy; s = load_scapy();"
             "print(sorted(k for k in os.environ if k.startswith('XDG_')));"
-            "print('scapy.all' in sys.modules, 'scapy.libs.manuf' in sys.modules);"
+            "print('scapy.all' in sys.modules, 'scapy.libs.manuf' in sys.modules, 'cryptography' in sys.modules);"
             "import scapy.libs.manuf; print(len(scapy.libs.manuf.DATA) > 1000)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
     env.update(HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path / "data"))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert out.stdout.splitlines() == ["['XDG_DATA_HOME']", "False False", "True"]
+    assert out.stdout.splitlines() == ["['XDG_DATA_HOME']", "False False False", "True"]
     assert list(tmp_path.iterdir()) == []  # no ~/.cache/scapy, no ~/.config/scapy, no pickles
