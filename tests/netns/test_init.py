@@ -1,0 +1,372 @@
+"""``ibftkit-init`` end to end in network namespaces (root): iBFT path and DHCP path (real dnsmasq),
+ending in the login command, plus the failure matrix with its exit codes and messages.
+
+The client namespace is the machine being booted: its veth ``c0`` has the MAC the table names.
+The server namespace holds 10.99.0.1/24 (gateway and "target" address) and, for the DHCP path, a
+real dnsmasq. ``ibftkit-init`` runs as the installed script under ``ip netns exec C unshare --uts``
+(its own /sys, and it can never rename this machine), with ``--firmware-root`` an empty directory
+and ``--cmdline`` a file, so this host's firmware and command line play no part. ``iscsistart``
+(and ``iscsiadm``/``iscsid``) are recorders (``tests/netns/recorder.py``) that save argv and
+environment; the real ones run in the VM tests. Secrets are checked everywhere they could leak:
+stdout, stderr, the kernel-log file, resolv.conf, the child's environment, and the child's argv
+outside iscsistart's own ``-w``/``-W`` values.
+"""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from dnsmasq import Dnsmasq, opt  # tests/netns/dnsmasq.py
+from nettools import Namespaces, namespaces, sh  # tests/nettools.py
+from recorder import calls, make_recorder  # tests/netns/recorder.py
+
+from ibftkit.ibft.encode import encode_table
+from ibftkit.model import BootConfig, ChapType, Initiator, Lun, Nic, Origin, Secret, Target, TargetFlags, parse_ip
+
+pytestmark = pytest.mark.netns
+
+MAC = "02:1b:f7:00:00:30"
+INIT = "iqn.2026-01.test.ibftkit:init"
+DISK0 = "iqn.2026-01.test.ibftkit:disk0"
+DISK1 = "iqn.2026-01.test.ibftkit:disk1"
+SECRET = "s3cret-chap-0123"
+RSECRET = "r3verse-chap-4567"
+SECRETS = (SECRET, RSECRET)
+BIN = Path(sys.executable).parent / "ibftkit-init"
+INIT_CMD = [str(BIN)] if BIN.exists() else [sys.executable, "-m", "ibftkit.cli.init"]
+CLEAN = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
+
+
+def table(*, mac: str = MAC, chap: bool = True, two: bool = False) -> BootConfig:
+    nic = Nic(index=0, ip_address=parse_ip("10.99.0.2"), prefix_len=24, gateway=parse_ip("10.99.0.1"),
+              primary_dns=parse_ip("10.99.0.53"), origin=Origin.MANUAL, mac=mac, hostname="bootclient")
+    creds = dict(chap_type=ChapType.MUTUAL, chap_name="user1", chap_secret=Secret(SECRET),
+                 reverse_chap_name="target1", reverse_chap_secret=Secret(RSECRET)) if chap else {}
+    targets = [Target(index=0, ip_address=parse_ip("10.99.0.1"), port=3260, lun=Lun.from_linux(1), name=DISK0,
+                      nic_index=0, **creds)]  # type: ignore[arg-type]
+    if two:
+        targets.append(Target(index=1, flags=TargetFlags.VALID, ip_address=parse_ip("10.98.0.1"), port=3260,
+                              lun=Lun.from_linux(2), name=DISK1, nic_index=0))
+    return BootConfig(initiator=Initiator(INIT), nics=(nic,), targets=tuple(targets), source="netns-test")
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+    kmsg: str
+    resolv: str
+
+
+@dataclass
+class Box:
+    ns: Namespaces
+    client: str
+    server: str
+    tmp: Path
+    rec: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        (self.tmp / "fw").mkdir()
+        (self.tmp / "cmdline").write_text("BOOT_IMAGE=/vmlinuz quiet\n")
+        self.rec = make_recorder(self.tmp / "rec")
+
+    def write_table(self, cfg: BootConfig) -> Path:
+        path = self.tmp / "table.bin"
+        path.write_bytes(encode_table(cfg))
+        return path
+
+    def init(self, *argv: str, iscsistart: Path | str | None = None, timeout: float = 120) -> Run:
+        kmsg, resolv = self.tmp / "kmsg", self.tmp / "resolv.conf"
+        kmsg.touch()
+        cmd = ["unshare", "--uts", *INIT_CMD, "--iscsistart", str(iscsistart or self.rec),
+               "--resolv-conf", str(resolv), "--firmware-root", str(self.tmp / "fw"),
+               "--cmdline", str(self.tmp / "cmdline"), "--kmsg", str(kmsg),
+               "--initiatorname-file", str(self.tmp / "initiatorname.iscsi"), "--login-backoff", "0.1", *argv]
+        r = sh(*cmd, ns=self.client, check=False, timeout=timeout)
+        return Run(r.returncode, r.stdout, r.stderr, kmsg.read_text(),
+                   resolv.read_text() if resolv.exists() else "")
+
+    def addresses(self) -> str:
+        return sh("ip", "-o", "-4", "addr", "show", "dev", "c0", ns=self.client).stdout
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Iterator[Box]:
+    with namespaces() as ns:
+        client, server = ns.add("ibkic"), ns.add("ibkis")
+        ns.veth(client, "c0", server, "s0", mac_a=MAC, up=False)
+        sh("ip", "link", "set", "s0", "up", ns=server)  # c0 stays down: ibftkit-init sets it up
+        sh("ip", "addr", "add", "10.99.0.1/24", "dev", "s0", ns=server)
+        yield Box(ns, client, server, tmp_path)
+
+
+def assert_no_leak(run: Run, *, extra: tuple[str, ...] = ()) -> None:
+    for s in SECRETS + extra:
+        for where, text in (("stdout", run.out), ("stderr", run.err), ("kmsg", run.kmsg), ("resolv", run.resolv)):
+            assert s not in text, f"secret in {where}"
+
+
+def assert_child_clean(call: dict[str, object], *, allowed: dict[str, str] | None = None) -> None:
+    """The child's environment is the clean one, and secrets appear in its argv only after -w/-W."""
+    env = dict(call["env"])  # type: ignore[call-overload]
+    env.pop("LC_CTYPE", None)  # Python's C-locale coercion in the recorder itself (PEP 538)
+    assert env == CLEAN
+    for s in SECRETS:
+        assert not any(s in v for v in env.values())
+    argv: list[str] = call["argv"]  # type: ignore[assignment]
+    holders = [argv[k - 1] for k, a in enumerate(argv) if any(s in a for s in SECRETS)]
+    assert set(holders) <= set((allowed or {"-w": "", "-W": ""}).keys())
+
+
+# --- the iBFT path -----------------------------------------------------------------------------------------
+
+
+def test_ibft_path_end_to_end(box: Box) -> None:
+    t = box.write_table(table())
+    r = box.init("--ibft", str(t))
+    assert r.code == 0, r.err
+    # the network as the table says
+    assert "inet 10.99.0.2/24" in box.addresses()
+    assert "default via 10.99.0.1 dev c0" in sh("ip", "route", "show", ns=box.client).stdout
+    assert r.resolv.startswith("# generated by ibftkit") and "nameserver 10.99.0.53" in r.resolv
+    # the exact iscsistart invocation
+    (call,) = calls(box.tmp / "rec")
+    assert call["argv"][1:] == [
+        "-i", INIT, "-t", DISK0, "-g", "1", "-a", "10.99.0.1", "-p", "3260",
+        "-u", "user1", "-w", SECRET, "-U", "target1", "-W", RSECRET,
+        "-P", "node.session.timeo.replacement_timeout=86400", "-P", "node.conn[0].timeo.noop_out_interval=0",
+        "-P", "node.conn[0].timeo.noop_out_timeout=0", "-P", "node.session.initial_login_retry_max=3"]
+    assert call["cwd"] == "/" and not call["stdin_tty"]
+    assert_child_clean(call)
+    assert_no_leak(r)
+    # quiet when it works: the source line and the login line, nothing else; the kernel log has them too
+    lines = r.err.splitlines()
+    assert lines[0].startswith("ibftkit-init: boot configuration from options (--ibft ")
+    assert lines[-1].startswith(f"ibftkit-init: logged in to target[0] {DISK0} at 10.99.0.1:3260")
+    assert len(lines) == 3  # + "logging in to …"
+    assert "<5>ibftkit: logged in to target[0]" in r.kmsg
+
+
+def test_ibft_path_is_idempotent_and_the_hostname_stays_in_its_uts_namespace(box: Box) -> None:
+    import socket
+
+    t = box.write_table(table(chap=False))
+    assert box.init("--ibft", str(t)).code == 0
+    assert box.init("--ibft", str(t)).code == 0  # a second run finds the network as planned
+    assert socket.gethostname() != "bootclient"
+    assert len(calls(box.tmp / "rec")) == 2
+
+
+def test_multipath_second_target_logged_in_after_the_boot_target(box: Box) -> None:
+    sh("ip", "addr", "add", "10.98.0.1/32", "dev", "lo", ns=box.server)
+    t = box.write_table(table(two=True))
+    r = box.init("--ibft", str(t), "--verbose")
+    assert r.code == 0, r.err
+    got = [c["argv"][c["argv"].index("-t") + 1] for c in calls(box.tmp / "rec")]
+    assert got == [DISK0, DISK1]
+    assert "10.98.0.1 via 10.99.0.1 dev c0" in sh("ip", "route", "show", ns=box.client).stdout
+    second = calls(box.tmp / "rec")[1]["argv"]
+    assert "-w" not in second  # the second target has no CHAP
+    assert "2 of 2 targets logged in" in r.err
+    assert_no_leak(r)
+
+
+def test_param_override_reaches_iscsistart(box: Box) -> None:
+    t = box.write_table(table(chap=False))
+    r = box.init("--ibft", str(t), "--param", "node.session.timeo.replacement_timeout=20",
+                 "--param", "node.session.auth.chap_algs=SHA256,MD5")
+    assert r.code == 0, r.err
+    argv = calls(box.tmp / "rec")[0]["argv"]
+    params = [argv[k + 1] for k, a in enumerate(argv) if a == "-P"]
+    assert params[0] == "node.session.timeo.replacement_timeout=20"
+    assert params[-1] == "node.session.auth.chap_algs=SHA256,MD5"
+
+
+def test_debug_shows_commands_redacted(box: Box) -> None:
+    t = box.write_table(table())
+    r = box.init("--ibft", str(t), "--debug")
+    assert r.code == 0, r.err
+    plus = [ln for ln in r.err.splitlines() if "+ " in ln and str(box.rec) in ln]
+    assert plus and "-w <redacted>" in plus[0] and "-W <redacted>" in plus[0]
+    assert_no_leak(r)
+
+
+# --- the DHCP path (real dnsmasq) ---------------------------------------------------------------------------
+
+
+def test_dhcp_path_end_to_end(box: Box) -> None:
+    root_path = f"iscsi:10.99.0.1::3260:1:{DISK0}"
+    with Dnsmasq(box.server, "s0", "10.99.0.100,10.99.0.150,255.255.255.0,1h",
+                 "dhcp-option=option:router,10.99.0.1", "dhcp-option=option:dns-server,10.99.0.53",
+                 f"dhcp-host={MAC},10.99.0.77,dhcpclient", opt("option:root-path", root_path), opt(203, INIT)):
+        r = box.init("--dhcp-timeout", "20", "--no-hostname")
+    assert r.code == 0, r.err
+    assert "not used: kernel command line: no netroot=iscsi:…; iBFT: no iBFT on this system" in r.err
+    assert "boot configuration from dhcp (lease 10.99.0.77/24 on c0 from 10.99.0.1)" in r.err
+    assert "inet 10.99.0.77/24" in box.addresses()
+    assert "default via 10.99.0.1 dev c0" in sh("ip", "route", "show", ns=box.client).stdout
+    assert "nameserver 10.99.0.53" in r.resolv
+    (call,) = calls(box.tmp / "rec")
+    assert call["argv"][1:11] == ["-i", INIT, "-t", DISK0, "-g", "1", "-a", "10.99.0.1", "-p", "3260"]
+    assert_child_clean(call)
+    assert_no_leak(r)
+
+
+def test_kernel_cmdline_netroot_with_address_by_dhcp_and_chap(box: Box) -> None:
+    (box.tmp / "cmdline").write_text(
+        f"rd.iscsi.initiator={INIT} ip=c0:dhcp netroot=iscsi:user1:{SECRET}@10.99.0.1::::{DISK0}\n")
+    with Dnsmasq(box.server, "s0", "10.99.0.100,10.99.0.150,255.255.255.0,1h",
+                 "dhcp-option=option:router,10.99.0.1", f"dhcp-host={MAC},10.99.0.78"):
+        r = box.init("--dhcp-timeout", "20")
+    assert r.code == 0, r.err
+    assert "boot configuration from cmdline (1 netroot=iscsi:…)" in r.err
+    assert "inet 10.99.0.78/24" in box.addresses()
+    (call,) = calls(box.tmp / "rec")
+    argv = call["argv"]
+    assert argv[argv.index("-u") + 1] == "user1" and argv[argv.index("-w") + 1] == SECRET
+    assert "/proc/cmdline" in r.err  # the warning that the command line carries a secret
+    assert_child_clean(call)
+    assert_no_leak(r)
+
+
+# --- the failure matrix -------------------------------------------------------------------------------------
+
+
+def test_no_configuration_anywhere(box: Box) -> None:
+    r = box.init("--dhcp-timeout", "2", "--carrier-timeout", "2")  # no table, no netroot, DHCP silent
+    assert r.code == 3
+    (line,) = r.err.splitlines()[-1:]
+    assert line.startswith("ibftkit-init: no boot configuration found: kernel command line: no netroot=iscsi:…; "
+                           "iBFT: no iBFT on this system")
+    assert "DHCP: " in line and "c0" in line
+    assert calls(box.tmp / "rec") == []
+    assert "<3>ibftkit: no boot configuration found" in r.kmsg
+
+
+def test_firmware_demanded_but_absent(box: Box) -> None:
+    (box.tmp / "cmdline").write_text("rd.iscsi.firmware=1\n")
+    r = box.init()
+    assert r.code == 3 and "iBFT: no iBFT on this system" in r.err and "DHCP" not in r.err
+
+
+def test_no_nic_with_that_mac(box: Box) -> None:
+    t = box.write_table(table(mac="02:1b:f7:00:00:99"))
+    r = box.init("--ibft", str(t))
+    assert r.code == 4
+    assert r.err.splitlines()[-1] == ("ibftkit-init: NIC[0]: no link has MAC 02:1b:f7:00:00:99 "
+                                      f"(links: c0 {MAC})")
+    assert calls(box.tmp / "rec") == [] and "10.99.0.2" not in box.addresses()
+
+
+def test_no_carrier(box: Box) -> None:
+    sh("ip", "link", "set", "s0", "down", ns=box.server)
+    t = box.write_table(table())
+    r = box.init("--ibft", str(t), "--carrier-timeout", "1.5")
+    assert r.code == 4
+    assert r.err.splitlines()[-1] == ("ibftkit-init: step 2 (wait for carrier on c0): no carrier on c0 after 1.5 s "
+                                      "(cable, switch port or peer down?); this run's changes were undone")
+    assert any("waiting for carrier on c0" in ln for ln in r.err.splitlines())  # progress during the wait
+    assert calls(box.tmp / "rec") == []
+    assert "state DOWN" in sh("ip", "link", "show", "c0", ns=box.client).stdout  # undone
+
+
+def test_dhcp_silent_for_the_address(box: Box) -> None:
+    r = box.init("--root-path", f"iscsi:10.99.0.1::::{DISK0}", "--interface", "c0", "--initiator-name", INIT,
+                 "--carrier-timeout", "3")
+    assert r.code == 4
+    assert "ask DHCP for the address of c0" in r.err.splitlines()[-1]
+    assert "no DHCPOFFER" in r.err or "DHCP" in r.err.splitlines()[-1]
+    assert calls(box.tmp / "rec") == []
+
+
+def test_login_fails_every_time(box: Box) -> None:
+    rec = make_recorder(box.tmp / "always", fail_times=99)
+    t = box.write_table(table())
+    r = box.init("--ibft", str(t), "--login-retries", "2", iscsistart=rec)
+    assert r.code == 5
+    assert len(calls(box.tmp / "always")) == 3
+    last = r.err.splitlines()[-1]
+    assert last.startswith(f"ibftkit-init: target[0] {DISK0} at 10.99.0.1:3260: login failed after 3 attempts; "
+                           "last: iscsistart exit 1: error 19: login failed (target refused)")
+    assert sum("retrying in" in ln for ln in r.err.splitlines()) == 2
+    assert "inet 10.99.0.2/24" in box.addresses()  # the network stays up for a rescue shell
+    for c in calls(box.tmp / "always"):
+        assert_child_clean(c)
+    assert_no_leak(r)
+
+
+def test_login_fails_twice_then_succeeds(box: Box) -> None:
+    rec = make_recorder(box.tmp / "flaky", fail_times=2)
+    t = box.write_table(table())
+    r = box.init("--ibft", str(t), iscsistart=rec)
+    assert r.code == 0, r.err
+    assert len(calls(box.tmp / "flaky")) == 3
+    lines = r.err.splitlines()
+    assert any("(attempt 3 of 4)" in ln for ln in lines)
+    assert lines[-1].startswith(f"ibftkit-init: logged in to target[0] {DISK0}")
+    assert_no_leak(r)
+
+
+def test_iscsistart_missing(box: Box) -> None:
+    t = box.write_table(table())
+    r = box.init("--ibft", str(t), iscsistart=box.tmp / "no-such-iscsistart")
+    assert r.code == 5
+    assert r.err.splitlines()[-1] == (f"ibftkit-init: {box.tmp / 'no-such-iscsistart'}: not found or not executable "
+                                      "(needed to log in; --iscsistart)")
+    assert "10.99.0.2" not in box.addresses()  # checked before touching the network
+
+
+def test_exit_codes_in_help() -> None:
+    r = subprocess.run([*INIT_CMD, "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0
+    for code in ("0  the boot target", "2  usage", "3  no boot configuration", "4  network failed", "5  login failed"):
+        assert code in r.stdout
+
+
+# --- the iscsiadm backend: secrets only in a mode-0600 node record --------------------------------------------
+
+
+def test_iscsiadm_backend_keeps_secrets_off_argv(box: Box) -> None:
+    adm = make_recorder(box.tmp / "adm", "iscsiadm", ok_message="Login to [iface: default, ...] successful.")
+    iscsid = make_recorder(box.tmp / "iscsid", "iscsid", ok_message="")
+    nodes, run_dir = box.tmp / "nodes", box.tmp / "run"
+    t = box.write_table(table())
+    r = box.init("--ibft", str(t), "--backend", "iscsiadm", "--iscsiadm", str(adm), "--iscsid", str(iscsid),
+                 "--node-dir", str(nodes), "--run-dir", str(run_dir), "--iscsid-pidfile", str(box.tmp / "pid"))
+    assert r.code == 0, r.err
+    (d,) = calls(box.tmp / "iscsid")
+    assert d["argv"][1:] == ["-i", str(run_dir / "initiatorname.iscsi"), "-p", str(box.tmp / "pid")]
+    assert (run_dir / "initiatorname.iscsi").read_text() == f"InitiatorName={INIT}\n"
+    (a,) = calls(box.tmp / "adm")
+    assert a["argv"][1:] == ["-m", "node", "-T", DISK0, "-p", "10.99.0.1:3260,1", "-I", "default", "--login"]
+    for c in (a, d):
+        assert_child_clean(c, allowed={})
+    record = nodes / DISK0 / "10.99.0.1,3260,1" / "default"
+    assert stat.S_IMODE(record.stat().st_mode) == 0o600
+    assert stat.S_IMODE(record.parent.stat().st_mode) == 0o700
+    text = record.read_text()
+    assert f"node.session.auth.password = {SECRET}" in text and f"node.session.auth.password_in = {RSECRET}" in text
+    assert_no_leak(r)
+
+
+def test_iscsiadm_backend_removes_the_record_when_login_fails(box: Box) -> None:
+    adm = make_recorder(box.tmp / "adm", "iscsiadm", fail_times=99, fail_code=24,
+                        fail_message="iscsiadm: Login failed: authorization failure")
+    iscsid = make_recorder(box.tmp / "iscsid", "iscsid", ok_message="")
+    nodes = box.tmp / "nodes"
+    t = box.write_table(table())
+    r = box.init("--ibft", str(t), "--backend", "iscsiadm", "--iscsiadm", str(adm), "--iscsid", str(iscsid),
+                 "--node-dir", str(nodes), "--run-dir", str(box.tmp / "run"), "--iscsid-pidfile",
+                 str(box.tmp / "pid"), "--login-retries", "1")
+    assert r.code == 5
+    assert "error 24: authorization failure" in r.err.splitlines()[-1]
+    assert not list(nodes.rglob("default"))
+    assert_no_leak(r)
