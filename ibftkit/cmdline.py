@@ -40,9 +40,9 @@ Common keys also read (dracut.cmdline(7), Debian initramfs-tools ``iscsi``):
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import UsageError
 from .initiator import split_cmdline
@@ -54,8 +54,7 @@ _FIRMWARE_FLAGS = ("rd.iscsi.firmware", "iscsi_firmware", "rd.iscsi.ibft", "iscs
 _FALSE = ("0", "no", "false", "off")
 
 
-@dataclasses.dataclass(frozen=True)
-class IpSpec:
+class IpSpec(NamedTuple):
     """One ``ip=`` word. ``method`` is ``static``, ``dhcp`` or ``ibft``; ``device`` may be ``None``."""
 
     method: str
@@ -66,8 +65,7 @@ class IpSpec:
     dns: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...] = ()
 
 
-@dataclasses.dataclass(frozen=True)
-class Cmdline:
+class Cmdline(NamedTuple):
     """What the kernel command line asks of ibftkit-init (``None``: not given there)."""
 
     text: str = ""

@@ -25,14 +25,13 @@ Root-disk settings (open-iscsi README §8.2 "iSCSI settings for iSCSI root"):
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import os
 import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from .errors import IscsiLoginError, UsageError
 from .model import BootConfig, ChapType, Target
@@ -220,15 +219,13 @@ def session_present(target: Target, *, sys_root: str = "/") -> bool:
 # --- backends ------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class Attempt:
+class Attempt(NamedTuple):
     ok: bool
     message: str
     retry: bool = True  # False: trying again cannot help (missing program, rejected arguments)
 
 
-@dataclasses.dataclass(frozen=True)
-class PlannedCommand:
+class PlannedCommand(NamedTuple):
     """One thing a backend will do for a target, as the dry run shows it (secrets redacted)."""
 
     text: str
@@ -392,8 +389,7 @@ Backend = IscsistartBackend | IscsiadmBackend
 # --- the retry loop ------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(NamedTuple):
     """``retries`` more attempts after the first, waiting ``backoff`` s, then doubling, at most
     ``max_backoff`` s."""
 
@@ -405,8 +401,7 @@ class RetryPolicy:
         return [min(self.backoff * 2 ** k, self.max_backoff) for k in range(self.retries)]
 
 
-@dataclasses.dataclass(frozen=True)
-class TargetOutcome:
+class TargetOutcome(NamedTuple):
     target: Target
     ok: bool
     attempts: int

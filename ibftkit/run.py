@@ -17,16 +17,16 @@ Rules (after mkosi's ``run.py`` and cloud-init's ``subp``):
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shlex
-import signal
-import subprocess
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from .errors import IbftkitError
+
+if TYPE_CHECKING:
+    import subprocess
 
 CLEAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 REDACTED = "<redacted>"
@@ -45,8 +45,7 @@ class CommandError(IbftkitError):
         self.argv0 = argv0
 
 
-@dataclasses.dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     argv: tuple[str, ...]  # as run (holds secrets where the command takes them: never print it)
     shown: str  # the redacted command line, for messages
     returncode: int
@@ -89,6 +88,8 @@ def shown(argv: Sequence[str], secrets: Sequence[str] = ()) -> str:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    import signal
+
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -99,6 +100,8 @@ def run(argv: Sequence[str], *, timeout: float, secrets: Sequence[str] = (), log
         on_wait: Callable[[float], None] | None = None, wait_every: float = 5.0) -> Result:
     """Run ``argv`` and wait at most ``timeout`` seconds. ``on_wait(elapsed)`` is called every
     ``wait_every`` seconds while the command runs (one progress line per wait)."""
+    import subprocess  # here, not at the top: ibftkit-init --dry-run never runs anything
+
     argv = [str(a) for a in argv]
     line = shown(argv, secrets)
     if log is not None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .cmdline import Cmdline
 from .errors import IbftkitError, NetError, NoTableError
@@ -42,8 +42,7 @@ class Logger(Protocol):
     def warning(self, text: str) -> None: ...
 
 
-@dataclasses.dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     strict: bool = False
     interfaces: tuple[str, ...] = ()
     initiator_name: str | None = None
@@ -55,17 +54,25 @@ class Settings:
     ibft_path: str | None = None  # from the command line (ibftkit.ibft=)
 
 
-@dataclasses.dataclass
 class Found:
-    """The winner. ``config`` is ``None`` only in a dry run whose answer needs DHCP."""
+    """The winner. ``config`` is ``None`` only in a dry run whose answer needs DHCP.
 
-    config: BootConfig | None
-    source: str  # options | cmdline | ibft | dhcp
-    detail: str
-    skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    dhcp_rerun: bool = False  # the NIC's address must come from DHCP (ip=<dev>:dhcp)
-    would_dhcp_on: tuple[str, ...] = ()
-    link_changes: Any = None  # ibftkit.net.ApplyResult of links set up for DHCP
+    ``source`` is options | cmdline | ibft | dhcp; ``skipped`` the sources before it and why;
+    ``dhcp_rerun`` that the NIC's address must come from DHCP (``ip=<dev>:dhcp``);
+    ``link_changes`` the ``ibftkit.net.ApplyResult`` of links set up for DHCP.
+    (A plain class: a dataclass costs ~1 ms of ibftkit-init start-up.)
+    """
+
+    def __init__(self, config: BootConfig | None, source: str, detail: str,
+                 skipped: list[tuple[str, str]] | None = None, *, dhcp_rerun: bool = False,
+                 would_dhcp_on: tuple[str, ...] = (), link_changes: Any = None) -> None:
+        self.config = config
+        self.source = source
+        self.detail = detail
+        self.skipped = skipped if skipped is not None else []
+        self.dhcp_rerun = dhcp_rerun
+        self.would_dhcp_on = would_dhcp_on
+        self.link_changes = link_changes
 
     def describe(self) -> str:
         line = f"boot configuration from {self.source} ({self.detail})"
