@@ -1,0 +1,205 @@
+"""The ``ibftkit-init`` guest image: the busybox guest plus Python 3.11, ibftkit and its runtime deps.
+
+What goes in (vm-boot.md "Python in the guest"):
+
+- Debian's ``python3.11`` binary and standard library from the asset cache (``python/``:
+  ``python3.11-minimal``, ``libpython3.11-minimal``, ``libpython3.11-stdlib``), minus packages no
+  boot path uses (:data:`STDLIB_SKIP`), with the shared libraries ``ldd`` names for the binary and
+  for every ``lib-dynload/*.so``;
+- ibftkit from this checkout and ``construct`` and ``pyroute2`` from the host's site-packages
+  (``scapy`` too with ``dhcp=True``), in ``/usr/lib/python3/dist-packages``;
+- bytecode compiled ahead by the guest's own interpreter (run on the host: same Debian 12 libc)
+  as *sourceless* ``.pyc`` files beside where the ``.py`` was (``compileall -b``), the ``.py`` files
+  dropped: nothing is compiled at boot, nothing is checked against a source timestamp, and the
+  image is smaller. (Images are written with mtime 0, so timestamp-checked ``__pycache__`` files
+  would all be stale in the guest.) ``os.py`` stays as source: it is the interpreter's landmark
+  for finding its standard library (``Modules/getpath.py``);
+- ``/usr/sbin/ibftkit-init``, a three-line launcher for ``ibftkit.cli.init:main`` run with ``-I``
+  (isolated: no environment variables, no user site);
+- the guest ``init`` of the caller's choice (``tools/vm/guest/init-ibftkit`` for the e2e mode).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import qemu, serial
+from .assets import Assets, ldd_libraries
+from .capture import APPEND, PORT, Case
+from .initramfs import GUEST_DIR, IBFT_MODULES, LOGIN_MODULES, NIC_MODULES, Cpio, guest_image
+from .netns import private_netns
+from .tgt import Tgtd, marker
+
+REPO = Path(__file__).resolve().parents[3]
+PY = "python3.11"
+DIST = "usr/lib/python3/dist-packages"
+# Standard-library entries no ibftkit-init path imports (checked by the e2e boots: a missing module
+# there fails the case). Kept: asyncio, concurrent, json, logging, email, ... (pyroute2 uses them).
+STDLIB_SKIP = frozenset({
+    "test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "pydoc_data", "distutils",
+    "venv", "dbm", "curses", "xmlrpc", "wsgiref", "turtle.py", "pydoc.py",
+    "doctest.py", "_pydecimal.py", "mailbox.py", "imaplib.py", "nntplib.py", "smtplib.py",
+    "ftplib.py", "EXTERNALLY-MANAGED", "LICENSE.txt", "site-packages", "dist-packages",
+})
+# lib-dynload modules nothing on the path imports, whose libraries (Berkeley DB, Kerberos via nis,
+# readline, ncurses) would add megabytes.
+DYNLOAD_SKIP = ("_dbm.", "_gdbm.", "readline.", "_curses", "nis.", "_crypt.", "_test", "xxlimited",
+                "_xxtestfuzz", "_ctypes_test", "audioop.")
+LAUNCHER = f"""#!/usr/bin/{PY} -I
+import sys
+from ibftkit.cli.init import main
+sys.exit(main())
+"""
+
+
+def _host_package(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"{name} is not installed on the host (pip install -e '.[test]')")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _copy_package(src: Path, dst: Path) -> None:
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "tests", "*.pyi"))
+
+
+def stage_python(assets: Assets, dest: Path, *, dhcp: bool = False) -> None:
+    """Lay out the guest's Python tree under ``dest`` (a directory that becomes the image root)."""
+    src = assets.python_root
+    (dest / "usr/bin").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src / "usr/bin" / PY, dest / "usr/bin" / PY)
+    os.symlink(PY, dest / "usr/bin/python3")
+    lib = dest / "usr/lib" / PY
+    lib.mkdir(parents=True)
+    for entry in sorted((src / "usr/lib" / PY).iterdir()):
+        if entry.name in STDLIB_SKIP or entry.name.startswith("config-"):
+            continue
+        if entry.is_dir():
+            shutil.copytree(entry, lib / entry.name, symlinks=True,
+                            ignore=shutil.ignore_patterns("__pycache__", "tests", "test"))
+        else:
+            shutil.copy2(entry, lib / entry.name, follow_symlinks=False)
+    for so in sorted((lib / "lib-dynload").glob("*.so")):
+        if so.name.startswith(DYNLOAD_SKIP):
+            so.unlink()
+    sos = [dest / "usr/bin" / PY, *sorted((lib / "lib-dynload").glob("*.so"))]
+    for so in sos:
+        for dep in ldd_libraries(so):
+            target = dest / str(dep).lstrip("/")
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(dep.resolve(), target)
+    dist = dest / DIST
+    dist.mkdir(parents=True)
+    _copy_package(REPO / "ibftkit", dist / "ibftkit")
+    for name in ("construct", "pyroute2", *(("scapy",) if dhcp else ())):
+        _copy_package(_host_package(name), dist / name)
+    _compile(assets, dest, [lib, dist])
+    (dest / "usr/sbin").mkdir(parents=True, exist_ok=True)
+    (dest / "usr/sbin/ibftkit-init").write_text(LAUNCHER)
+    (dest / "usr/sbin/ibftkit-init").chmod(0o755)
+
+
+def _compile(assets: Assets, dest: Path, dirs: list[Path]) -> None:
+    """Sourceless bytecode by the guest's own interpreter (``-b``: ``x.pyc`` beside ``x.py``)."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONHOME": str(assets.python_root / "usr"), "LC_ALL": "C"}
+    argv = [str(assets.python_root / "usr/bin" / PY), "-m", "compileall", "-q", "-b", "-j", "0",
+            "--invalidation-mode", "unchecked-hash", *map(str, dirs)]
+    done = subprocess.run(argv, env=env, text=True, capture_output=True)
+    if done.returncode != 0:  # some vendored files may not compile (e.g. py2 examples): list them
+        bad = [line for line in done.stdout.splitlines() if "Error" in line or "***" in line]
+        if any("ibftkit" in line or "/construct/" in line or "/pyroute2/" in line for line in bad):
+            raise RuntimeError(f"compileall failed: {done.stdout[-800:]}{done.stderr[-400:]}")
+    for d in dirs:
+        for py in d.rglob("*.py"):
+            if py.with_suffix(".pyc").exists() and not (py.name == "os.py" and py.parent.name == PY):
+                py.unlink()
+
+
+def e2e_image(assets: Assets, *, init: Path = GUEST_DIR / "init-ibftkit", dhcp: bool = False) -> Cpio:
+    """The busybox guest (modules for the table, e1000 and the iSCSI login; iscsistart) plus Python
+    and ibftkit-init, with ``init`` as ``/init``."""
+    img = guest_image(assets, modules=IBFT_MODULES + NIC_MODULES + LOGIN_MODULES, init=init)
+    with tempfile.TemporaryDirectory(prefix="ibftkit-pyguest-") as tmp:
+        stage_python(assets, Path(tmp), dhcp=dhcp)
+        img.add_tree(Path(tmp))
+    return img
+
+
+def build_initrd(assets: Assets, path: Path, *, init: Path = GUEST_DIR / "init-ibftkit",
+                 dhcp: bool = False) -> int:
+    """Write the gzipped image to ``path``; return its size in bytes."""
+    return e2e_image(assets, init=init, dhcp=dhcp).write_gz(path)
+
+
+# --- running a case -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class E2eResult:
+    case: Case
+    rc: int  # ibftkit-init's exit status in the guest
+    output: str  # its stdout and stderr
+    disks: dict[str, bytes]  # "sda-2:0:0:1" -> first bytes
+    times: dict[str, float]  # /proc/uptime stamps (and py-* durations)
+    net: str
+    seconds: float  # QEMU power-on to power-off, host clock
+    notes: tuple[str, ...]
+
+    @property
+    def to_disk(self) -> float:
+        """Seconds from starting ibftkit-init to the first disk read (the anchor's "disk" figure)."""
+        reads = [v for k, v in self.times.items() if k.startswith("e2e-read-")]
+        return min(reads) - self.times["e2e-start"]
+
+    @property
+    def login(self) -> float:
+        return self.times["e2e-login"] - self.times["e2e-start"]
+
+
+class E2eError(RuntimeError):
+    pass
+
+
+def run_e2e(assets: Assets, case: Case, *, initrd: Path, init_args: tuple[str, ...] = (), timeout: float = 300,
+            keep_log: Path | None = None) -> E2eResult:
+    """Boot ``case`` (capture's iPXE script and tgtd plumbing) into the ibftkit-init guest.
+
+    Raises :class:`E2eError` unless ibftkit-init exited 0 and every target's marker was read."""
+    append = "console=ttyS0 quiet panic=1" + (f" ibftkit.e2e.args={','.join(init_args)}" if init_args else "")
+    with tempfile.TemporaryDirectory(prefix=f"ibftkit-e2e-{case.fixture}-") as tmp:
+        work = Path(tmp)
+        tftp = work / "tftp"
+        tftp.mkdir()
+        shutil.copyfile(assets.vmlinuz, tftp / "vmlinuz")
+        shutil.copyfile(initrd, tftp / "initrd.gz")
+        (tftp / "boot.ipxe").write_text(case.ipxe_script().replace(APPEND, append))
+        log = work / "serial.log"
+        with private_netns() as ns, Tgtd(work, portal=f"127.0.0.1:{PORT}", netns=ns) as tgtd:
+            for t in case.targets:
+                tgtd.add_target(t.iqn, (t.lun,), chap=t.chap, mutual=t.mutual)
+            argv = qemu.base(log) + qemu.ipxe_nic(qemu.DEFAULT_MAC, tftp)
+            argv += qemu.uefi(work) if case.firmware == "uefi" else qemu.bios_serial_console(work)
+            result = qemu.run(argv, log, timeout=timeout, netns=ns)
+        if keep_log:
+            keep_log.write_text(result.serial)
+    rep = serial.parse(result.serial)
+    if not rep.done:
+        raise E2eError(f"{case.fixture}: guest did not finish (QEMU exit {result.returncode}); "
+                       f"serial ends {result.serial[-800:]!r}")
+    out = rep.text("ibftkit-init")
+    rc = rep.rcs.get("ibftkit-init", -1)
+    disks = {n.removeprefix("disk-"): d for n, d in rep.blobs.items() if n.startswith("disk-")}
+    want = {marker(t.iqn, t.lun) for t in case.targets}
+    got = {m for m in want for d in disks.values() if d.startswith(m)}
+    if rc != 0 or got != want:
+        raise E2eError(f"{case.fixture}: ibftkit-init exit {rc}; disks read {sorted(disks)}; markers missing "
+                       f"for {sorted(m.decode().strip() for m in want - got)}; ibftkit-init said {out[-600:]!r}; "
+                       f"notes {rep.notes}")
+    return E2eResult(case, rc, out, disks, dict(rep.times), rep.blobs.get("net", b"").decode(errors="replace"),
+                     result.seconds, tuple(rep.notes))
