@@ -97,7 +97,7 @@ _NO_CACHE_DIR = "/dev/null/ibftkit-no-scapy-cache"  # can never be created: scap
 #: warm cache scapy rebuilds them on every import (~0.2 s), so the import sees empty stand-ins.
 _UNUSED_SCAPY_TABLES = {"scapy.libs.manuf": "", "scapy.libs.bluetoothids": {}}
 #: Optional modules scapy probes at import and the client never uses: ``cryptography`` (for TLS
-#: and IPsec layers; ~20 ms of its Rust bindings). Hidden during the import, as if not installed.
+#: and IPsec layers; 7-20 ms of its Rust bindings). Hidden during the import, as if not installed.
 _UNUSED_OPTIONAL_MODULES = ("cryptography",)
 
 _scapy: types.SimpleNamespace | None = None
@@ -143,7 +143,7 @@ def load_scapy() -> types.SimpleNamespace:
                 os.environ[key] = value
         for name in stubs:  # a later explicit import gets the real module
             sys.modules.pop(name, None)
-    # scapy's import leaves ~10^5 objects (layer classes, fields, tables) alive for the life of the
+    # scapy's import leaves ~33,000 objects (layer classes, fields, tables) alive for the life of the
     # process. Moved to the permanent generation, no later collection walks them again, including
     # the ones at interpreter exit (~30 ms of every 'ibftkit dhcp' run here).
     import gc
