@@ -6,8 +6,9 @@ Rules (after mkosi's ``run.py`` and cloud-init's ``subp``):
 - a clean environment built from nothing (``PATH`` and ``LC_ALL=C``): no variable of the caller
   reaches the child, so no secret can travel there, and the child's messages are in English for
   the error mapping;
-- stdin is ``/dev/null``; stdout and stderr are captured and returned with every registered
-  secret replaced by ``<redacted>`` (``iscsistart`` echoes an over-long ``-w`` value in its error);
+- stdin is ``/dev/null``; stdout and stderr are captured (in unlinked temporary files, so a
+  daemon left behind cannot hold the wait open) and returned with every registered secret
+  replaced by ``<redacted>`` (``iscsistart`` echoes an over-long ``-w`` value in its error);
 - every run has a timeout; the child runs in its own session and the whole process group is
   killed when it expires (``iscsistart`` forks an embedded iscsid);
 - under ``--debug`` each command is logged as ``+ argv`` with secrets redacted;
@@ -106,36 +107,45 @@ def run(argv: Sequence[str], *, timeout: float, secrets: Sequence[str] = (), log
     line = shown(argv, secrets)
     if log is not None:
         log.debug(f"+ {line}")
-    start = time.monotonic()
-    try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=clean_env(), close_fds=True, start_new_session=True, cwd="/")
-    except FileNotFoundError:
-        raise CommandError(f"{argv[0]}: command not found", kind="missing", argv0=argv[0]) from None
-    except PermissionError:
-        raise CommandError(f"{argv[0]}: permission denied (not executable?)", kind="not-executable",
-                           argv0=argv[0]) from None
-    except OSError as e:
-        raise CommandError(f"{argv[0]}: cannot run ({e.strerror or e})", kind="not-executable",
-                           argv0=argv[0]) from None
-    deadline = start + timeout
-    next_wait = start + wait_every
-    while True:
-        now = time.monotonic()
-        step = max(0.0, min(deadline, next_wait if on_wait else deadline) - now)
+    import tempfile
+
+    # Output goes to unlinked temporary files, not pipes: a daemon the command leaves behind
+    # (iscsid daemonizing, iscsistart's forked event loop) may keep inherited descriptors open,
+    # and waiting for a pipe's end would then wait for that daemon.
+    with tempfile.TemporaryFile() as out_f, tempfile.TemporaryFile() as err_f:
+        start = time.monotonic()
         try:
-            out, err = proc.communicate(timeout=step)
-            break
-        except subprocess.TimeoutExpired:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out_f, stderr=err_f, env=clean_env(),
+                                    close_fds=True, start_new_session=True, cwd="/")
+        except FileNotFoundError:
+            raise CommandError(f"{argv[0]}: command not found", kind="missing", argv0=argv[0]) from None
+        except PermissionError:
+            raise CommandError(f"{argv[0]}: permission denied (not executable?)", kind="not-executable",
+                               argv0=argv[0]) from None
+        except OSError as e:
+            raise CommandError(f"{argv[0]}: cannot run ({e.strerror or e})", kind="not-executable",
+                               argv0=argv[0]) from None
+        deadline = start + timeout
+        next_wait = start + wait_every
+        while True:
             now = time.monotonic()
-            if now >= deadline:
-                _kill_group(proc)
-                proc.communicate()
-                raise CommandError(f"{line}: no result after {timeout:g} s; stopped", kind="timeout",
-                                   argv0=argv[0]) from None
-            if on_wait is not None and now >= next_wait:
-                on_wait(now - start)
-                next_wait += wait_every
+            step = max(0.0, min(deadline, next_wait if on_wait else deadline) - now)
+            try:
+                proc.wait(timeout=step)
+                break
+            except subprocess.TimeoutExpired:
+                now = time.monotonic()
+                if now >= deadline:
+                    _kill_group(proc)
+                    proc.wait()
+                    raise CommandError(f"{line}: no result after {timeout:g} s; stopped", kind="timeout",
+                                       argv0=argv[0]) from None
+                if on_wait is not None and now >= next_wait:
+                    on_wait(now - start)
+                    next_wait += wait_every
+        out_f.seek(0)
+        err_f.seek(0)
+        out, err = out_f.read(), err_f.read()
     seconds = time.monotonic() - start
     result = Result(tuple(argv), line, proc.returncode, redact(out.decode("utf-8", "replace"), secrets),
                     redact(err.decode("utf-8", "replace"), secrets), seconds)

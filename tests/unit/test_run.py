@@ -110,3 +110,14 @@ def test_timeout_kills_the_whole_group(tmp_path: Path) -> None:
 def test_stdin_is_devnull_and_cwd_root() -> None:
     r = run([sys.executable, "-c", "import os, sys; print(repr(sys.stdin.read())); print(os.getcwd())"], timeout=30)
     assert r.stdout.splitlines() == ["''", "/"]
+
+
+@pytest.mark.allow_subprocess
+def test_a_daemon_left_behind_does_not_hold_the_wait() -> None:
+    """Like iscsid: the command forks a child that keeps stdout/stderr open and exits at once."""
+    script = ("import os, sys, time\n"
+              "if os.fork() == 0:\n"
+              "    time.sleep(5); os._exit(0)\n"
+              "print('started')\n")
+    r = run([sys.executable, "-c", script], timeout=4)  # waiting for the daemon would raise (timeout)
+    assert r.ok and r.stdout.strip() == "started"
