@@ -119,7 +119,9 @@ def _ip_addr(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
 
 def _split_ip(value: str) -> list[str]:
     """``ip=`` fields split on ``:`` outside ``[...]`` (dracut brackets IPv6 addresses)."""
-    out, cur, depth = [], [], 0
+    out: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for c in value:
         if c == "[":
             depth += 1

@@ -265,7 +265,7 @@ class IscsistartBackend:
         argv = iscsistart_argv(cfg, target, program=self.program, params=self.params)
         label = target_label(target)
         try:
-            r = run(argv, timeout=self.timeout, secrets=cfg.secrets(), log=log,  # type: ignore[arg-type]
+            r = run(argv, timeout=self.timeout, secrets=cfg.secrets(), log=log,
                     on_wait=lambda s: log.progress(f"waiting for the login to {label} ({s:.0f} s)"))
         except CommandError as e:
             return Attempt(False, str(e), retry=e.kind == "timeout")
@@ -329,7 +329,7 @@ class IscsiadmBackend:
         run_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
         (run_dir / "initiatorname.iscsi").write_text(f"InitiatorName={cfg.initiator.name}\n")
         try:
-            r = run(self._iscsid_argv(), timeout=30, log=log)  # type: ignore[arg-type]
+            r = run(self._iscsid_argv(), timeout=30, log=log)
         except CommandError as e:
             raise IscsiLoginError(f"cannot start iscsid: {e}") from None
         if not r.ok:
@@ -360,7 +360,7 @@ class IscsiadmBackend:
             return Attempt(False, f"cannot write the node record: {e.strerror or e}", retry=False)
         log.info(f"wrote node record {path} (mode 0600)")
         try:
-            r = run(self._login_argv(target), timeout=self.timeout, secrets=cfg.secrets(), log=log,  # type: ignore[arg-type]
+            r = run(self._login_argv(target), timeout=self.timeout, secrets=cfg.secrets(), log=log,
                     on_wait=lambda s: log.progress(f"waiting for the login to {label} ({s:.0f} s)"))
         except CommandError as e:
             return Attempt(False, str(e), retry=e.kind == "timeout")

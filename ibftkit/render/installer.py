@@ -209,15 +209,15 @@ def render_dracut(cfg: BootConfig, *, show_secrets: bool = False,
         args.append("ip=" + ":".join(fields))
     for t in targets:
         args.append(_netroot(t, show_secrets))
-        nic = cfg.nic_for(t)
-        if nic is None or t.ip_address is None or nic.index not in devices or nic.origin == Origin.DHCP:
+        tnic = cfg.nic_for(t)
+        if tnic is None or t.ip_address is None or tnic.index not in devices or tnic.origin == Origin.DHCP:
             continue  # a DHCP NIC's routes come from its lease
-        iface = None if is_null_ip(nic.ip_address) else nic.interface
-        gw = _gateway(nic)
+        iface = None if is_null_ip(tnic.ip_address) else tnic.interface
+        gw = _gateway(tnic)
         if iface is not None and gw is not None and t.ip_address.version == iface.version \
                 and t.ip_address not in iface.network:
             args.append(f"rd.route={_host(str(t.ip_address))}/{t.ip_address.max_prefixlen}:{_host(gw)}:"
-                        f"{devices[nic.index]}")
+                        f"{devices[tnic.index]}")
     if show_secrets and any(c in s for t in targets if _has_chap(t) for s in _chap_texts(t) for c in ":@"):
         comments.append("# a CHAP name or secret holds ':' or '@', which dracut's netroot= parser splits on "
                         "(rootpath.md §2.2): use rd.iscsi.username=/rd.iscsi.password= instead")
