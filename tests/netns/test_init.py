@@ -155,6 +155,30 @@ def test_ibft_path_end_to_end(box: Box) -> None:
     assert "<5>ibftkit: logged in to target[0]" in r.kmsg
 
 
+def test_table_written_by_real_firmware(tmp_path: Path) -> None:
+    """The iPXE table captured under SeaBIOS (mutual CHAP): its NIC's MAC on a veth, its gateway and
+    target address 10.0.2.2 on the other side."""
+    fixture = Path(__file__).resolve().parents[2] / "fixtures" / "ibft" / "ipxe-bios-mutual-chap.bin"
+    with namespaces() as ns:
+        client, server = ns.add("ibkic"), ns.add("ibkis")
+        ns.veth(client, "c0", server, "s0", mac_a="52:54:00:12:34:56", up=False)
+        sh("ip", "link", "set", "s0", "up", ns=server)
+        sh("ip", "addr", "add", "10.0.2.2/24", "dev", "s0", ns=server)
+        box = Box(ns, client, server, tmp_path)
+        r = box.init("--ibft", str(fixture))
+        assert r.code == 0, r.err
+        assert "inet 10.0.2.15/24" in box.addresses()  # origin DHCP, applied as the firmware had it
+    (call,) = calls(box.tmp / "rec")
+    assert call["argv"][1:19] == ["-i", "iqn.2026-11.org.example:initiator03", "-t",
+                                  "iqn.2026-11.org.example:mutual.disk", "-g", "1", "-a", "10.0.2.2", "-p", "3260",
+                                  "-u", "initiator-user", "-w", "initiator-secret1",
+                                  "-U", "target-user", "-W", "target-secret01"]
+    env = dict(call["env"])
+    env.pop("LC_CTYPE", None)
+    assert env == CLEAN
+    assert_no_leak(r, extra=("initiator-secret1", "target-secret01"))
+
+
 def test_ibft_path_is_idempotent_and_the_hostname_stays_in_its_uts_namespace(box: Box) -> None:
     import socket
 
