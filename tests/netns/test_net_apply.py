@@ -20,7 +20,7 @@ import pytest
 from nettools import Namespaces, namespaces, sh  # tests/nettools.py (tests/ is on sys.path via its conftest)
 
 from ibftkit.errors import NetError
-from ibftkit.model import BootConfig, Initiator, Nic, Origin, Target, TargetFlags, parse_ip
+from ibftkit.model import BootConfig, Initiator, Nic, Target, TargetFlags, parse_ip
 from ibftkit.net import apply_plan, list_links, undo
 from ibftkit.netplan import NetPlan, plan_network
 
@@ -231,20 +231,6 @@ def test_vlan_apply_creates_the_link_or_says_why(net: Net) -> None:
     out = sh("ip", "-d", "-o", "addr", "show", "dev", "c0.42", ns=net.client).stdout
     assert "vlan protocol 802.1Q id 42" in sh("ip", "-d", "link", "show", "c0.42", ns=net.client).stdout
     assert "inet 10.99.0.2/24" in out
-
-
-def test_dhcp_rerun_without_a_dhcp_client_says_so(net: Net) -> None:
-    try:
-        import ibftkit.dhcp  # type: ignore[import-not-found]  # noqa: F401
-        pytest.skip("ibftkit.dhcp exists: the DHCP path is tested with dnsmasq in its own tests")
-    except ImportError:
-        pass
-    before = state(net.client)
-    plan = plan_network(boot_config(nic0(origin=Origin.DHCP), targets=(tgt("10.99.0.1"),)),
-                        links=list_links(net.client), dhcp_rerun=True)
-    with pytest.raises(NetError, match=r"step 3 \(ask DHCP .*ibftkit.dhcp.acquire_lease\) is not available"):
-        apply_plan(plan, netns=net.client)
-    assert state(net.client) == before
 
 
 def test_missing_namespace_is_not_created() -> None:
