@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import IbftkitError, ModelError, UsageError
+from .main import warn
 
 
 def local_macs(root: str = "/") -> dict[str, str]:
@@ -22,10 +23,6 @@ def local_macs(root: str = "/") -> dict[str, str]:
         if link.mac and not link.stacked:
             out.setdefault(link.mac, link.ifname)
     return out
-
-
-def warn(message: str) -> None:
-    print(f"ibftkit: warning: {message}", file=sys.stderr)
 
 
 def register(sub: Any) -> None:

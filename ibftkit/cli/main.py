@@ -47,6 +47,11 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
+def warn(message: str, prog: str = "ibftkit") -> None:
+    """A warning line on stderr: the table or source is usable but something is odd."""
+    print(f"{prog}: warning: {message}", file=sys.stderr)
+
+
 def report(prog: str, err: BaseException, *, debug: bool = False) -> None:
     """One line on stderr (plus an optional hint line); a traceback only under --debug."""
     if debug:

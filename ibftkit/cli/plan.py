@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import IbftkitError, UsageError
 from ..model import BootConfig
+from .main import warn
 
 
 def add_source_args(p: argparse.ArgumentParser) -> None:
@@ -86,7 +87,7 @@ def config_from_args(args: argparse.Namespace) -> BootConfig:
 def warn_config(cfg: BootConfig) -> None:
     """The source's own warnings (decoder quirks, a root path without initiator name) on stderr."""
     for w in cfg.warnings:
-        print(f"ibftkit: warning: {w}", file=sys.stderr)
+        warn(w)
 
 
 def register(sub: Any) -> None:
