@@ -19,9 +19,6 @@ from vmharness import capture, pyguest, tgt
 
 pytestmark = pytest.mark.vm
 
-RUN_ALL = os.environ.get("IBFTKIT_VM_ALL") == "1"
-
-
 @pytest.fixture(scope="module")
 def e2e_initrd(capture_ready, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("e2e") / "initrd.gz"
@@ -79,9 +76,10 @@ def test_two_targets(capture_ready, e2e_initrd: Path, tmp_path: Path, request: p
     assert sorted(r.disks) == ["sda-0:0:0:1", "sdb-1:0:0:2"] or len(r.disks) == 2
 
 
-@pytest.mark.skipif(not RUN_ALL, reason="IBFTKIT_VM_ALL=1 runs the remaining e2e cases")
 @pytest.mark.parametrize("name", ["ipxe-bios-chap", "ipxe-bios-static", "ipxe-uefi-three-targets",
                                   "ipxe-uefi-mutual-chap"])
 def test_more_cases(capture_ready, e2e_initrd: Path, tmp_path: Path, request: pytest.FixtureRequest,
                     name: str) -> None:
+    """One-way CHAP, a static address with LUN 16, three targets (OVMF: control expansion), mutual CHAP
+    under UEFI."""
     _boot(capture_ready, e2e_initrd, name, tmp_path, request)
