@@ -1,20 +1,11 @@
 """A DHCPv4 client (RFC 2131) that asks for the root path (17) and initiator name (203).
 
-scapy builds and dissects the frames; a plain ``AF_PACKET`` socket bound to the interface moves
-them, so neither libpcap nor scapy's interface cache is involved. The socket carries a
-precompiled classic BPF program (``ip and udp src port 67 and udp dst port 68``) that the kernel
-runs, and every frame is checked again in Python (xid, ``chaddr``, message type, server), so the
-client works the same when the filter cannot be attached.
-
-The exchange follows RFC 2131 §3.1 and §4.4.1: DHCPDISCOVER, collect a DHCPOFFER, DHCPREQUEST
-with the offer's server identifier (option 54) and address (option 50), DHCPACK; a DHCPNAK
-restarts at DHCPDISCOVER, and too many NAKs in a row is an error. Retransmissions follow §4.1:
-the first wait is ``first_timeout`` (the RFC suggests 4 s and allows a shorter one on a fast
-network), each next wait doubles up to 64 s, randomised by ±1 s at the RFC's 4 s base
-(proportionally less for a shorter base), and no wait runs past the caller's deadline.
-
-scapy (GPL-2.0-only, ~0.2-0.5 s to import) is imported only by ``load_scapy()``, on the first
-lease request; see ``docs/dhcp.md`` for the import diet and its figures.
+scapy builds and dissects the frames; a plain ``AF_PACKET`` socket bound to the interface, with a
+hand-written classic BPF filter, moves them (no libpcap, no scapy interface cache). Every frame
+is checked again in Python (xid, ``chaddr``, message type, server). The exchange is RFC 2131
+§3.1/§4.4.1 (DISCOVER, OFFER, REQUEST with options 50/54, ACK; a NAK restarts, too many is an
+error) with §4.1 retransmissions (``first_timeout`` doubling to 64 s, ±1 s at the RFC's 4 s base,
+never past the caller's deadline). scapy is imported only by ``load_scapy()`` (``docs/dhcp.md``).
 """
 
 from __future__ import annotations
@@ -103,15 +94,17 @@ _UNUSED_OPTIONAL_MODULES = ("cryptography",)
 _scapy: types.SimpleNamespace | None = None
 
 
-def load_scapy() -> types.SimpleNamespace:
-    """Import the scapy layers the client needs (once) and return them as a namespace.
+def _no_routes() -> list[Any]:
+    return []
 
-    Only ``scapy.layers.l2``, ``scapy.layers.inet`` and ``scapy.layers.dhcp`` are imported, never
-    ``scapy.all``. During the import ``XDG_CACHE_HOME``/``XDG_CONFIG_HOME``/``XDG_DATA_HOME`` point
-    to a path that cannot exist, so scapy creates no ``~/.cache/scapy`` and writes no 2.8 MB of
-    pickles (an initramfs would pay that on every boot), and the two large data tables it would
-    then rebuild are replaced by empty ones; ``cryptography`` looks absent to scapy (it is no
-    ibftkit dependency). If scapy is already imported, it is used as it is.
+
+def load_scapy() -> types.SimpleNamespace:
+    """Import ``scapy.layers.{l2,inet,dhcp}`` once (never ``scapy.all``) and return the layers.
+
+    During the import the XDG directories point to a path that cannot exist (no ``~/.cache/scapy``,
+    no 2.8 MB of pickles written on every boot), the data tables the client never reads are empty,
+    ``cryptography`` looks absent, and ``conf.route``/``conf.route6`` start empty (``resync()``
+    fills them). If scapy is already imported, it is used as it is.
     """
     global _scapy
     if _scapy is not None:
@@ -131,11 +124,27 @@ def load_scapy() -> types.SimpleNamespace:
             if name not in sys.modules:
                 sys.modules[name] = None  # type: ignore[assignment]  # "import cryptography" -> ImportError
                 stubs.append(name)
+    routes: tuple[Any, ...] = ()
     try:
+        if "scapy.route" not in sys.modules:
+            # scapy.route and scapy.route6 read the routing tables when imported, through scapy's
+            # own netlink dissector (~45 ms); the client never routes (it names the interface and
+            # both addresses), so they read nothing now and can be filled by conf.route.resync().
+            import scapy.arch
+
+            routes = (scapy.arch.read_routes, scapy.arch.read_routes6)
+            scapy.arch.read_routes = scapy.arch.read_routes6 = _no_routes
         from scapy.layers.dhcp import BOOTP, DHCP
         from scapy.layers.inet import IP, UDP
         from scapy.layers.l2 import Ether
     finally:
+        if routes:
+            import scapy.arch
+
+            scapy.arch.read_routes, scapy.arch.read_routes6 = routes
+            route6 = sys.modules.get("scapy.route6")
+            if route6 is not None:  # it imported the name; give it the real one back for resync()
+                route6.read_routes6 = routes[1]  # type: ignore[attr-defined]
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

@@ -511,9 +511,13 @@ def test_load_scapy_writes_nothing_and_restores_the_environment(tmp_path: Path) 
     code = ("import os, sys; from ibftkit.dhcp.client import load_scapy; s = load_scapy();"
             "print(sorted(k for k in os.environ if k.startswith('XDG_')));"
             "print('scapy.all' in sys.modules, 'scapy.libs.manuf' in sys.modules, 'cryptography' in sys.modules);"
-            "import scapy.libs.manuf; print(len(scapy.libs.manuf.DATA) > 1000)")
+            "import scapy.libs.manuf; print(len(scapy.libs.manuf.DATA) > 1000);"
+            "import scapy.arch, scapy.route6; from scapy.config import conf;"
+            "print(conf.route.routes, scapy.arch.read_routes.__name__, scapy.arch.read_routes6.__name__,"
+            " scapy.route6.read_routes6 is scapy.arch.read_routes6)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
     env.update(HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path / "data"))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert out.stdout.splitlines() == ["['XDG_DATA_HOME']", "False False False", "True"]
+    assert out.stdout.splitlines() == ["['XDG_DATA_HOME']", "False False False", "True",
+                                     "[] read_routes read_routes6 True"]  # empty table, real readers back
     assert list(tmp_path.iterdir()) == []  # no ~/.cache/scapy, no ~/.config/scapy, no pickles
