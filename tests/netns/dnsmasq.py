@@ -64,7 +64,9 @@ class Dnsmasq:
             if "DHCP, IP range" in text or "DHCP, static leases only" in text:
                 return self
             if self.proc.poll() is not None:
-                raise RuntimeError(f"dnsmasq exited with {self.proc.returncode}: {text.strip()}")
+                code = self.proc.returncode
+                self.stop()
+                raise RuntimeError(f"dnsmasq exited with {code}: {text.strip()}")
             time.sleep(0.01)
         self.stop()
         raise RuntimeError(f"dnsmasq did not start within {timeout} s: {self.log().strip()}")
