@@ -11,11 +11,10 @@ tgtd or QEMU of ours is left.
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
-from vmharness import capture, tgt
+from vmharness import capture
 
 pytestmark = pytest.mark.vm
 
@@ -32,23 +31,13 @@ def initrd(capture_ready, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return capture.build_initrd(capture_ready, tmp_path_factory.mktemp("capture") / "initrd.gz")
 
 
-def _leftovers() -> list[str]:
-    mine = f"ibkvm{os.getpid()}n"
-    ns = [line.split()[0] for line in subprocess.run(["ip", "netns", "list"], text=True,
-                                                     capture_output=True).stdout.splitlines()
-          if line.startswith(mine)]
-    sockets = [p.name for p in tgt.SOCKET_DIR.glob(f"socket.{1000 + os.getpid() % 20000}*")] \
-        if tgt.SOCKET_DIR.exists() else []
-    return ns + sockets
-
-
 @pytest.mark.parametrize("name", CASES)
 def test_capture_case(capture_ready, initrd: Path, name: str, request: pytest.FixtureRequest) -> None:
     case = capture.CASES[name]
     if case.firmware == "uefi":
         request.getfixturevalue("uefi_ready")
     cap = capture.run_case(capture_ready, case, initrd=initrd, login=True)
-    assert _leftovers() == []
+    assert capture.leftovers() == []
     # The anchor logged in to every target and read its marker (run_case checks the markers).
     assert len(cap.disks) == len(case.targets)
     assert cap.table[:4] == b"iBFT" and len(cap.table) == int.from_bytes(cap.table[4:8], "little")

@@ -10,12 +10,10 @@ CHAP secrets must appear nowhere in what the guest printed.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
-from vmharness import capture, pyguest, tgt
+from vmharness import capture, pyguest
 
 pytestmark = pytest.mark.vm
 
@@ -26,23 +24,13 @@ def e2e_initrd(capture_ready, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _leftovers() -> list[str]:
-    mine = f"ibkvm{os.getpid()}n"
-    ns = [line.split()[0] for line in subprocess.run(["ip", "netns", "list"], text=True,
-                                                     capture_output=True).stdout.splitlines()
-          if line.startswith(mine)]
-    sockets = [p.name for p in tgt.SOCKET_DIR.glob(f"socket.{1000 + os.getpid() % 20000}*")] \
-        if tgt.SOCKET_DIR.exists() else []
-    return ns + sockets
-
-
 def _boot(assets, initrd: Path, name: str, tmp_path: Path, request: pytest.FixtureRequest) -> pyguest.E2eResult:
     case = capture.CASES[name]
     if case.firmware == "uefi":
         request.getfixturevalue("uefi_ready")
     log = tmp_path / "serial.log"
     result = pyguest.run_e2e(assets, case, initrd=initrd, keep_log=log)  # raises unless every marker was read
-    assert _leftovers() == []
+    assert capture.leftovers() == []
     assert result.rc == 0
     assert len(result.disks) == len(case.targets)
     serial_text = log.read_text(errors="replace")

@@ -15,7 +15,9 @@ Saved as ``fixtures/ibft/<producer>-<case>.{bin,sysfs,iscsistart-f}`` (producer 
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +27,7 @@ from . import qemu, serial
 from .assets import Assets
 from .initramfs import IBFT_MODULES, LOGIN_MODULES, NIC_MODULES, guest_image
 from .netns import private_netns
-from .tgt import Account, Tgtd, marker
+from .tgt import SOCKET_DIR, Account, Tgtd, marker
 
 HOST = "10.0.2.2"  # the host (here: the namespace's 127.0.0.1) as QEMU's user network shows it
 PORT = 3260
@@ -164,28 +166,46 @@ def _anchor_times(times: dict[str, float]) -> dict[str, float]:
     return out
 
 
+def boot_case(assets: Assets, case: Case, *, initrd: Path, script: str, work: Path, timeout: float,
+              keep_log: Path | None = None) -> qemu.RunResult:
+    """One boot of ``case``: a private namespace holding its tgtd and QEMU, iPXE running ``script``
+    from QEMU's TFTP server with ``initrd``. Shared by capture mode and the ibftkit-init e2e mode."""
+    tftp = work / "tftp"
+    tftp.mkdir()
+    shutil.copyfile(assets.vmlinuz, tftp / "vmlinuz")
+    shutil.copyfile(initrd, tftp / "initrd.gz")
+    (tftp / "boot.ipxe").write_text(script)
+    log = work / "serial.log"
+    with private_netns() as ns, Tgtd(work, portal=f"127.0.0.1:{PORT}", netns=ns) as tgtd:
+        for t in case.targets:
+            tgtd.add_target(t.iqn, (t.lun,), chap=t.chap, mutual=t.mutual)
+        argv = qemu.base(log) + qemu.ipxe_nic(qemu.DEFAULT_MAC, tftp)
+        argv += qemu.uefi(work) if case.firmware == "uefi" else qemu.bios_serial_console(work)
+        result = qemu.run(argv, log, timeout=timeout, netns=ns)
+    if keep_log:
+        keep_log.write_text(result.serial)
+    return result
+
+
+def leftovers() -> list[str]:
+    """Namespaces and tgtd control sockets this process's harness runs left behind (should be none)."""
+    mine = f"ibkvm{os.getpid()}n"
+    listed = subprocess.run(["ip", "netns", "list"], text=True, capture_output=True).stdout.splitlines()
+    ns = [line.split()[0] for line in listed if line.startswith(mine)]
+    sockets = [p.name for p in SOCKET_DIR.glob(f"socket.{1000 + os.getpid() % 20000}*")] \
+        if SOCKET_DIR.exists() else []
+    return ns + sockets
+
+
 def run_case(assets: Assets, case: Case, *, initrd: Path, login: bool = True, timeout: float = 300,
              keep_log: Path | None = None) -> Capture:
     """Boot ``case`` once; return what the guest saw (raises :class:`CaptureError` if incomplete)."""
     with tempfile.TemporaryDirectory(prefix=f"ibftkit-capture-{case.fixture}-") as tmp:
-        work = Path(tmp)
-        tftp = work / "tftp"
-        tftp.mkdir()
-        shutil.copyfile(assets.vmlinuz, tftp / "vmlinuz")
-        shutil.copyfile(initrd, tftp / "initrd.gz")
         script = case.ipxe_script()
         if not login:
             script = script.replace(" ibftkit.login=1", "")
-        (tftp / "boot.ipxe").write_text(script)
-        log = work / "serial.log"
-        with private_netns() as ns, Tgtd(work, portal=f"127.0.0.1:{PORT}", netns=ns) as tgtd:
-            for t in case.targets:
-                tgtd.add_target(t.iqn, (t.lun,), chap=t.chap, mutual=t.mutual)
-            argv = qemu.base(log) + qemu.ipxe_nic(qemu.DEFAULT_MAC, tftp)
-            argv += qemu.uefi(work) if case.firmware == "uefi" else qemu.bios_serial_console(work)
-            result = qemu.run(argv, log, timeout=timeout, netns=ns)
-        if keep_log:
-            keep_log.write_text(result.serial)
+        result = boot_case(assets, case, initrd=initrd, script=script, work=Path(tmp), timeout=timeout,
+                           keep_log=keep_log)
         rep = serial.parse(result.serial)
         if not rep.done:
             raise CaptureError(f"{case.fixture}: guest did not finish (QEMU exit {result.returncode}); "

@@ -29,12 +29,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import qemu, serial
+from . import serial
 from .assets import Assets, ldd_libraries
-from .capture import APPEND, PORT, Case
+from .capture import APPEND, Case, boot_case
 from .initramfs import GUEST_DIR, IBFT_MODULES, LOGIN_MODULES, NIC_MODULES, Cpio, guest_image
-from .netns import private_netns
-from .tgt import Tgtd, marker
+from .tgt import marker
 
 REPO = Path(__file__).resolve().parents[3]
 PY = "python3.11"
@@ -173,21 +172,8 @@ def run_e2e(assets: Assets, case: Case, *, initrd: Path, init_args: tuple[str, .
     Raises :class:`E2eError` unless ibftkit-init exited 0 and every target's marker was read."""
     append = "console=ttyS0 quiet panic=1" + (f" ibftkit.e2e.args={','.join(init_args)}" if init_args else "")
     with tempfile.TemporaryDirectory(prefix=f"ibftkit-e2e-{case.fixture}-") as tmp:
-        work = Path(tmp)
-        tftp = work / "tftp"
-        tftp.mkdir()
-        shutil.copyfile(assets.vmlinuz, tftp / "vmlinuz")
-        shutil.copyfile(initrd, tftp / "initrd.gz")
-        (tftp / "boot.ipxe").write_text(case.ipxe_script().replace(APPEND, append))
-        log = work / "serial.log"
-        with private_netns() as ns, Tgtd(work, portal=f"127.0.0.1:{PORT}", netns=ns) as tgtd:
-            for t in case.targets:
-                tgtd.add_target(t.iqn, (t.lun,), chap=t.chap, mutual=t.mutual)
-            argv = qemu.base(log) + qemu.ipxe_nic(qemu.DEFAULT_MAC, tftp)
-            argv += qemu.uefi(work) if case.firmware == "uefi" else qemu.bios_serial_console(work)
-            result = qemu.run(argv, log, timeout=timeout, netns=ns)
-        if keep_log:
-            keep_log.write_text(result.serial)
+        result = boot_case(assets, case, initrd=initrd, script=case.ipxe_script().replace(APPEND, append),
+                           work=Path(tmp), timeout=timeout, keep_log=keep_log)
     rep = serial.parse(result.serial)
     if not rep.done:
         raise E2eError(f"{case.fixture}: guest did not finish (QEMU exit {result.returncode}); "
