@@ -30,6 +30,9 @@ from .netns import private_netns
 from .tgt import SOCKET_DIR, Account, Tgtd, marker
 
 HOST = "10.0.2.2"  # the host (here: the namespace's 127.0.0.1) as QEMU's user network shows it
+# An address outside QEMU's user network (10.0.2.0/24): the guest reaches it through the gateway
+# 10.0.2.2, and QEMU connects to it from the namespace it runs in, where boot_case puts it on ``lo``.
+OFF_SUBNET = "192.168.77.1"
 PORT = 3260
 IQN = "iqn.2026-11.org.example"
 
@@ -40,6 +43,7 @@ class TargetSpec:
     lun: int = 1
     chap: Account | None = None
     mutual: Account | None = None
+    host: str = HOST  # the portal address the guest connects to; not HOST: off the guest's subnet
 
     @property
     def iqn(self) -> str:
@@ -47,7 +51,7 @@ class TargetSpec:
 
     def uri(self, port: int = PORT) -> str:
         """RFC 4173 root path as iPXE takes it; iPXE reads the LUN field as hexadecimal."""
-        return f"iscsi:{HOST}::{port}:{self.lun:x}:{self.iqn}"
+        return f"iscsi:{self.host}::{port}:{self.lun:x}:{self.iqn}"
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,9 @@ CASES: dict[str, Case] = {c.fixture: c for c in (
     Case("static", "bios", (TargetSpec("static.disk", lun=0x10),), f"{IQN}:initiator05",
          static={"ip": "10.0.2.20", "netmask": "255.255.255.0", "gateway": HOST, "dns": "10.0.2.3"},
          hostname="ibftkit-static", summary="static address (ifopen, set net0/ip ...), hostname, LUN 16"),
+    Case("off-subnet", "bios", (TargetSpec("offnet.disk", host=OFF_SUBNET),), f"{IQN}:initiator06",
+         static={"ip": "10.0.2.20", "netmask": "255.255.255.0", "gateway": HOST},
+         summary=f"static address, target {OFF_SUBNET} off the NIC's subnet (reached via the gateway)"),
     Case("dhcp", "uefi", (_ONE,), f"{IQN}:initiator11", summary="OVMF: the table as an ACPI table"),
     Case("three-targets", "uefi",
          (TargetSpec("disk.a", lun=1), TargetSpec("disk.b", lun=2), TargetSpec("disk.c", lun=3)),
@@ -177,6 +184,8 @@ def boot_case(assets: Assets, case: Case, *, initrd: Path, script: str, work: Pa
     (tftp / "boot.ipxe").write_text(script)
     log = work / "serial.log"
     with private_netns() as ns, Tgtd(work, portal=f"127.0.0.1:{PORT}", netns=ns) as tgtd:
+        for host in sorted({t.host for t in case.targets} - {HOST}):
+            _off_subnet_portal(ns, tgtd, host)
         for t in case.targets:
             tgtd.add_target(t.iqn, (t.lun,), chap=t.chap, mutual=t.mutual)
         argv = qemu.base(log) + qemu.ipxe_nic(qemu.DEFAULT_MAC, tftp)
@@ -185,6 +194,14 @@ def boot_case(assets: Assets, case: Case, *, initrd: Path, script: str, work: Pa
     if keep_log:
         keep_log.write_text(result.serial)
     return result
+
+
+def _off_subnet_portal(ns: str, tgtd: Tgtd, host: str) -> None:
+    """Serve ``host`` too: QEMU's user network turns the guest's connection to an address outside
+    10.0.2.0/24 into a real connect() from QEMU's namespace, so the address goes on that ``lo``."""
+    subprocess.run(["ip", "-n", ns, "addr", "add", f"{host}/32", "dev", "lo"], check=True, capture_output=True,
+                   timeout=30)
+    tgtd.adm("--lld", "iscsi", "--op", "new", "--mode", "portal", "--param", f"portal={host}:{PORT}")
 
 
 def leftovers() -> list[str]:
