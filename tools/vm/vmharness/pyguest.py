@@ -29,7 +29,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import serial
+from . import qemu, serial
 from .assets import Assets, ldd_libraries
 from .capture import APPEND, Case, boot_case
 from .initramfs import GUEST_DIR, IBFT_MODULES, LOGIN_MODULES, NIC_MODULES, Cpio, guest_image
@@ -121,10 +121,12 @@ def _compile(assets: Assets, dest: Path, dirs: list[Path]) -> None:
                 py.unlink()
 
 
-def e2e_image(assets: Assets, *, init: Path = GUEST_DIR / "init-ibftkit", dhcp: bool = False) -> Cpio:
+def e2e_image(assets: Assets, *, init: Path = GUEST_DIR / "init-ibftkit", dhcp: bool = False,
+              modules: tuple[str, ...] = ()) -> Cpio:
     """The busybox guest (modules for the table, e1000 and the iSCSI login; iscsistart) plus Python
-    and ibftkit-init, with ``init`` as ``/init``."""
-    img = guest_image(assets, modules=IBFT_MODULES + NIC_MODULES + LOGIN_MODULES, init=init)
+    and ibftkit-init, with ``init`` as ``/init``; ``modules``: more kernel modules to load at boot
+    (``8021q`` for the VLAN case)."""
+    img = guest_image(assets, modules=IBFT_MODULES + NIC_MODULES + LOGIN_MODULES + modules, init=init)
     with tempfile.TemporaryDirectory(prefix="ibftkit-pyguest-") as tmp:
         stage_python(assets, Path(tmp), dhcp=dhcp)
         img.add_tree(Path(tmp))
@@ -132,9 +134,9 @@ def e2e_image(assets: Assets, *, init: Path = GUEST_DIR / "init-ibftkit", dhcp: 
 
 
 def build_initrd(assets: Assets, path: Path, *, init: Path = GUEST_DIR / "init-ibftkit",
-                 dhcp: bool = False) -> int:
+                 dhcp: bool = False, modules: tuple[str, ...] = ()) -> int:
     """Write the gzipped image to ``path``; return its size in bytes."""
-    return e2e_image(assets, init=init, dhcp=dhcp).write_gz(path)
+    return e2e_image(assets, init=init, dhcp=dhcp, modules=modules).write_gz(path)
 
 
 # --- running a case -------------------------------------------------------------------------------
@@ -174,6 +176,13 @@ def run_e2e(assets: Assets, case: Case, *, initrd: Path, init_args: tuple[str, .
     with tempfile.TemporaryDirectory(prefix=f"ibftkit-e2e-{case.fixture}-") as tmp:
         result = boot_case(assets, case, initrd=initrd, script=case.ipxe_script().replace(APPEND, append),
                            work=Path(tmp), timeout=timeout, keep_log=keep_log)
+    return check_e2e(case, result)
+
+
+def check_e2e(case: Case, result: qemu.RunResult) -> E2eResult:
+    """What the init-ibftkit guest of one boot of ``case`` printed (shared by every e2e runner).
+
+    Raises :class:`E2eError` unless ibftkit-init exited 0 and every target's marker was read."""
     rep = serial.parse(result.serial)
     if not rep.done:
         raise E2eError(f"{case.fixture}: guest did not finish (QEMU exit {result.returncode}); "
