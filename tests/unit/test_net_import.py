@@ -1,0 +1,67 @@
+"""ibftkit.net imports only the part of pyroute2 it uses (``_lean_package``), transparently."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ibftkit import net
+
+
+@pytest.fixture
+def leanpkg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    pkg = tmp_path / "leanpkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("import sys\nsys.leanpkg_init_ran = True\nHEAVY = 'heavy'\n")
+    (pkg / "light.py").write_text("VALUE = 1\n")
+    (pkg / "sub" / "__init__.py").write_text("from leanpkg import light\nSUB = light.VALUE + 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield "leanpkg"
+    for name in [m for m in sys.modules if m == "leanpkg" or m.startswith("leanpkg.")]:
+        del sys.modules[name]
+    if hasattr(sys, "leanpkg_init_ran"):
+        del sys.leanpkg_init_ran
+
+
+def test_submodules_import_without_the_package_init(leanpkg: str) -> None:
+    net._lean_package(leanpkg)
+    from leanpkg.sub import SUB  # its ``from leanpkg import light`` must not run leanpkg/__init__.py
+
+    assert SUB == 2
+    assert not hasattr(sys, "leanpkg_init_ran")
+
+
+def test_first_other_attribute_runs_the_real_init(leanpkg: str) -> None:
+    net._lean_package(leanpkg)
+    import leanpkg
+
+    assert leanpkg.HEAVY == "heavy"
+    assert sys.leanpkg_init_ran is True  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        leanpkg.MISSING  # noqa: B018
+    from leanpkg import HEAVY, light
+
+    assert (HEAVY, light.VALUE) == ("heavy", 1)
+
+
+def test_an_imported_package_is_left_alone(leanpkg: str) -> None:
+    import leanpkg as module
+
+    net._lean_package(leanpkg)
+    assert sys.modules[leanpkg] is module and sys.leanpkg_init_ran is True  # type: ignore[attr-defined]
+
+
+@pytest.mark.allow_subprocess
+def test_iproute_without_pyroute2_init() -> None:
+    """In a fresh interpreter: IPRoute and NetlinkError load without NDB/IPDB (and sqlite3); the
+    package still works in full afterwards."""
+    code = ("import sys\nfrom ibftkit import net\nI = net._iproute_class(); E = net._netlink_error()\n"
+            "assert 'pyroute2.ndb' not in sys.modules and 'sqlite3' not in sys.modules, sorted(sys.modules)\n"
+            "import pyroute2\nfrom pyroute2 import IPRoute, NDB\n"
+            "assert IPRoute is I and pyroute2.__version__ and NDB\nprint('ok')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "ok", done.stderr
