@@ -77,16 +77,20 @@ class Tgtd:
         raise TgtError(f"tgtd -C {self.control_port} did not answer within 15 s")
 
     def add_target(self, iqn: str, luns: tuple[int, ...] = (1,), *, chap: Account | None = None,
-                   mutual: Account | None = None) -> int:
+                   mutual: Account | None = None, images: dict[int, Path] | None = None) -> int:
         """A target with disks at ``luns``; ``chap``: the initiator must authenticate; ``mutual``:
-        the target's own credentials (``--outgoing``), checked by the initiator."""
+        the target's own credentials (``--outgoing``), checked by the initiator; ``images``: LUN ->
+        a file the caller prepared (e.g. a root file system), served as it is instead of a marker disk."""
         tid = len(self.targets) + 1
         self.adm("--lld", "iscsi", "--op", "new", "--mode", "target", "--tid", str(tid), "-T", iqn)
         for lun in luns:
             disk = self.workdir / f"disk-t{tid}-l{lun}.img"
-            with open(disk, "wb") as f:
-                f.write(marker(iqn, lun).ljust(512, b"\0"))
-                f.truncate(DISK_BYTES)
+            if images and lun in images:
+                disk = images[lun]
+            else:
+                with open(disk, "wb") as f:
+                    f.write(marker(iqn, lun).ljust(512, b"\0"))
+                    f.truncate(DISK_BYTES)
             self.adm("--lld", "iscsi", "--op", "new", "--mode", "logicalunit", "--tid", str(tid),
                      "--lun", str(lun), "-b", str(disk))
         self.adm("--lld", "iscsi", "--op", "bind", "--mode", "target", "--tid", str(tid), "-I", "ALL")
