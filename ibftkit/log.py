@@ -112,6 +112,10 @@ class Log:
         """A line during a wait (carrier, DHCP, login) or a result worth a line in a normal run."""
         self._emit(NORMAL, _KMSG_NOTICE, text)
 
+    def report(self, text: str) -> None:
+        """A line the user asked for by an option (``--timings``): shown even with ``--quiet``."""
+        self._emit(QUIET, _KMSG_INFO, text)
+
     def info(self, text: str) -> None:
         """A step that went as expected (``--verbose``)."""
         self._emit(VERBOSE, _KMSG_INFO, text)

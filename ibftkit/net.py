@@ -24,9 +24,8 @@ import errno
 import ipaddress
 import os
 import socket
-import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +77,60 @@ class ApplyResult:
 
 class _StepFailed(Exception):
     """Internal: why a step failed, before it gets its step number."""
+
+
+# --- links up before the imports -------------------------------------------------------------------
+
+SIOCGIFFLAGS, SIOCSIFFLAGS = 0x8913, 0x8914  # netdevice(7)
+_IFREQ = "16sH22x"  # struct ifreq: ifr_name[IFNAMSIZ], ifr_flags (short), padding to 40 bytes
+
+
+def _set_up(sock: socket.socket, ifname: str, up: bool) -> bool:
+    """Set or clear ``IFF_UP`` on ``ifname``; ``True`` when that changed something."""
+    import fcntl
+    import struct
+
+    name = ifname.encode()
+    (flags,) = struct.unpack_from("16xH", fcntl.ioctl(sock, SIOCGIFFLAGS, struct.pack(_IFREQ, name, 0)))
+    if bool(flags & IFF_UP) == up:
+        return False
+    fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack(_IFREQ, name, (flags | IFF_UP) if up else (flags & ~IFF_UP)))
+    return True
+
+
+def raise_links(names: Sequence[str]) -> tuple[str, ...]:
+    """Set the links ``names`` up now, by ``ioctl(SIOCSIFFLAGS)``, before pyroute2 is imported.
+
+    Carrier negotiation (seconds on a real NIC) then runs while Python imports the rest.
+    Best effort: a link that is missing or refuses is left for ``apply_plan``'s own step to report.
+    Returns the links this call set up; pass them to ``apply_plan(raised=...)``, which counts them
+    as its own change (undone on failure), or to :func:`lower_links`.
+    """
+    raised = []
+    try:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    except OSError:
+        return ()
+    with sock:
+        for ifname in names:
+            try:
+                if _set_up(sock, ifname, True):
+                    raised.append(ifname)
+            except (OSError, ValueError):
+                continue
+    return tuple(raised)
+
+
+def lower_links(names: Sequence[str]) -> None:
+    """Set the links ``names`` down again (the undo of :func:`raise_links`); best effort."""
+    if not names:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for ifname in names:
+            try:
+                _set_up(sock, ifname, False)
+            except (OSError, ValueError):
+                continue
 
 
 # --- netlink plumbing ----------------------------------------------------------------------------
@@ -194,8 +247,9 @@ def list_links(netns: str | None = None) -> list[LinkInfo]:
 
 class _Applier:
     def __init__(self, ipr: Any, result: ApplyResult, *, resolv_conf: str, carrier_timeout: float,
-                 progress: Progress | None) -> None:
+                 progress: Progress | None, raised: Sequence[str] = ()) -> None:
         self.ipr = ipr
+        self.raised = frozenset(raised)
         self.result = result
         self.resolv_conf = resolv_conf
         self.carrier_timeout = carrier_timeout
@@ -211,7 +265,10 @@ class _Applier:
     def _link_up(self, step: LinkUp) -> str:
         index = _index(self.ipr, step.ifname)
         if int(_link(self.ipr, index)["flags"]) & IFF_UP:
-            return f"{step.ifname} already up"
+            if step.ifname not in self.raised:
+                return f"{step.ifname} already up"
+            self.record("link_up", f"set {step.ifname} up", index=index, ifname=step.ifname)
+            return f"set {step.ifname} up (before the imports)"
         self.ipr.link("set", index=index, state="up")
         self.record("link_up", f"set {step.ifname} up", index=index, ifname=step.ifname)
         return f"set {step.ifname} up"
@@ -362,6 +419,8 @@ def _lease_interface(lease: Any) -> ipaddress.IPv4Interface | ipaddress.IPv6Inte
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
     """All or nothing: a temporary file in the same directory, fsync, then rename over ``path``."""
+    import tempfile  # here: tempfile (random, shutil) costs ibftkit-init's start-up a tenth of a second in a guest
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -382,8 +441,12 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 
 def apply_plan(plan: NetPlan, *, resolv_conf: str = "/etc/resolv.conf", carrier_timeout: float = 10.0,
-               netns: str | None = None, progress: Progress | None = None) -> ApplyResult:
+               netns: str | None = None, progress: Progress | None = None,
+               raised: Sequence[str] = ()) -> ApplyResult:
     """Make the machine (or namespace ``netns``) match ``plan``; undo this run's changes on failure.
+
+    ``raised``: links :func:`raise_links` already set up for this run; their ``LinkUp`` step records
+    the change as its own, so that undo sets them down again.
 
     Hostname and resolv.conf belong to the calling process's UTS namespace and file system, not to
     ``netns``. Raises ``NetError("step N (<describe>): <why>")``.
@@ -395,7 +458,7 @@ def apply_plan(plan: NetPlan, *, resolv_conf: str = "/etc/resolv.conf", carrier_
     ipr = _open(netns)
     try:
         applier = _Applier(ipr, result, resolv_conf=resolv_conf, carrier_timeout=carrier_timeout,
-                           progress=progress)
+                           progress=progress, raised=raised)
         for n, step in enumerate(plan.steps, 1):
             try:
                 line = applier.run(step)

@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--verbose", action="store_true", help="a line for every step")
     o.add_argument("--debug", action="store_true", help="every command (+ argv, secrets redacted) and a "
                    "traceback on errors")
+    o.add_argument("--timings", action="store_true",
+                   help="at the end, one line with the seconds each phase took, from the process's start "
+                   "(start-up, options, source, plan, network, login)")
     o.add_argument("--kmsg", metavar="PATH", default="/dev/kmsg",
                    help="also log to this kernel log device when writable (default /dev/kmsg; 'none': off)")
     # for tests and captured systems: where the firmware tables and iSCSI state live
@@ -180,12 +183,14 @@ def _exit_code(e: BaseException, phase: int) -> int:
     return phase if isinstance(e, IbftkitError) else 1
 
 
-def run(args: argparse.Namespace, log: Any, state: dict[str, int]) -> int:
+def run(args: argparse.Namespace, log: Any, state: dict[str, int], phases: Any = None) -> int:
     from .. import iscsi
     from ..cmdline import load_cmdline
     from ..errors import IscsiLoginError, UsageError
     from ..sources import NoBootConfig, Settings, find_config
+    from ..timing import Phases
 
+    phases = phases or Phases()
     cl = load_cmdline(args.cmdline)
     log.add_secrets(cl.secrets())
     for netroot in cl.netroots:
@@ -225,6 +230,7 @@ def run(args: argparse.Namespace, log: Any, state: dict[str, int]) -> int:
                         initiatorname_path=args.initiatorname_file, ibft_path=cl.ibft_path)
     if args.ibft is not None:
         args.strict = strict
+    phases.begin("source")
     explicit, detail, by_dhcp = _explicit(args)
     if explicit is not None:
         log.add_secrets(explicit.secrets())
@@ -261,6 +267,7 @@ def run(args: argparse.Namespace, log: Any, state: dict[str, int]) -> int:
         programs = [args.iscsistart]
 
     state["phase"] = EXIT_NETWORK
+    phases.begin("plan")
     from ..links import list_links
     from ..netplan import plan_network
 
@@ -276,16 +283,26 @@ def run(args: argparse.Namespace, log: Any, state: dict[str, int]) -> int:
         state["phase"] = EXIT_LOGIN
         raise IscsiLoginError(f"{missing[0]}: not found or not executable (needed to log in; "
                               f"--{'iscsistart' if backend_name == 'iscsistart' else 'backend'})")
-    from ..net import apply_plan
+    phases.begin("network")
+    from ..net import apply_plan, lower_links, raise_links
+    from ..netplan import LinkUp
 
+    # Up first, so carrier negotiation runs while pyroute2 is imported (docs/init.md "Start-up").
+    raised = raise_links([step.ifname for step in plan.steps if isinstance(step, LinkUp)])
     for note in plan.notes:
         log.info(f"note: {note}")
 
     def net_progress(text: str) -> None:
         (log.progress if text.startswith("waiting") else log.info)(text)
 
-    apply_plan(plan, resolv_conf=args.resolv_conf, carrier_timeout=carrier_timeout, progress=net_progress)
+    try:
+        apply_plan(plan, resolv_conf=args.resolv_conf, carrier_timeout=carrier_timeout, progress=net_progress,
+                   raised=raised)
+    except BaseException:
+        lower_links(raised)  # when apply_plan failed before its LinkUp step recorded them
+        raise
     state["phase"] = EXIT_LOGIN
+    phases.begin("login")
     outcomes = iscsi.login_all(backend, cfg, policy=iscsi.RetryPolicy(retries=retries, backoff=backoff), log=log)
     ok = sum(1 for o in outcomes if o.ok)
     log.info(f"{ok} of {len(outcomes)} target{'s' if len(outcomes) != 1 else ''} logged in")
@@ -333,8 +350,10 @@ def _executable(program: str) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from ..log import Log, level_from_flags
+    from ..timing import Phases
     from .main import guarded
 
+    phases = Phases()
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
     log = Log(prog=PROG, level=level_from_flags(debug=debug))
@@ -342,6 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         args = build_parser().parse_args(args_list)
+        state["timings"] = int(args.timings)
         state["phase"] = EXIT_NO_CONFIG
         log.set_kmsg(None if args.kmsg in ("none", "") else args.kmsg)
         cl_flags = None
@@ -355,7 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.level = level_from_flags(quiet=args.quiet or bool(cl_flags and cl_flags.quiet),
                                      verbose=args.verbose or bool(cl_flags and cl_flags.verbose),
                                      debug=args.debug or bool(cl_flags and cl_flags.debug))
-        return run(args, log, state)
+        return run(args, log, state, phases)
 
     def boundary() -> int:
         """Every error becomes one redacted line on stderr and in the kernel log, and an exit status."""
@@ -379,6 +399,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return guarded(PROG, boundary, debug=debug)  # ^C and a closed stdout
     finally:
+        if state.get("timings"):
+            log.report(f"times: {phases.summary()}")
         log.close()
 
 

@@ -14,6 +14,7 @@ outside iscsistart's own ``-w``/``-W`` values.
 
 from __future__ import annotations
 
+import re
 import stat
 import subprocess
 import sys
@@ -153,6 +154,15 @@ def test_ibft_path_end_to_end(box: Box) -> None:
     assert lines[-1].startswith(f"ibftkit-init: logged in to target[0] {DISK0} at 10.99.0.1:3260")
     assert len(lines) == 3  # + "logging in to …"
     assert "<5>ibftkit: logged in to target[0]" in r.kmsg
+
+
+def test_timings_line_even_when_quiet(box: Box) -> None:
+    """--timings: one line at the end naming every phase, from the process's start, also with --quiet."""
+    r = box.init("--ibft", str(box.write_table(table())), "--timings", "--quiet")
+    assert r.code == 0, r.err
+    (line,) = r.err.splitlines()
+    assert re.fullmatch(r"ibftkit-init: times: start-up [0-9.]+ s, options [0-9.]+ s, source [0-9.]+ s, "
+                        r"plan [0-9.]+ s, network [0-9.]+ s, login [0-9.]+ s, total [0-9.]+ s", line), line
 
 
 def test_table_written_by_real_firmware(tmp_path: Path) -> None:
