@@ -17,6 +17,7 @@ Only the DHCP step touches the machine (it sets links up to see carrier, through
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
@@ -59,20 +60,21 @@ class Found:
 
     ``source`` is options | cmdline | ibft | dhcp; ``skipped`` the sources before it and why;
     ``dhcp_rerun`` that the NIC's address must come from DHCP (``ip=<dev>:dhcp``);
-    ``link_changes`` the ``ibftkit.net.ApplyResult`` of links set up for DHCP.
+    ``raised`` the links this run set up for DHCP (``ibftkit.net.raise_links``): the network step
+    counts them as its own change, so a later network failure sets them down again.
     (A plain class: a dataclass costs ~1 ms of ibftkit-init start-up.)
     """
 
     def __init__(self, config: BootConfig | None, source: str, detail: str,
                  skipped: list[tuple[str, str]] | None = None, *, dhcp_rerun: bool = False,
-                 would_dhcp_on: tuple[str, ...] = (), link_changes: Any = None) -> None:
+                 would_dhcp_on: tuple[str, ...] = (), raised: tuple[str, ...] = ()) -> None:
         self.config = config
         self.source = source
         self.detail = detail
         self.skipped = skipped if skipped is not None else []
         self.dhcp_rerun = dhcp_rerun
         self.would_dhcp_on = would_dhcp_on
-        self.link_changes = link_changes
+        self.raised = raised
 
     def describe(self) -> str:
         line = f"boot configuration from {self.source} ({self.detail})"
@@ -185,23 +187,31 @@ def links_with_carrier(names: Sequence[str], *, timeout: float, log: Logger,
         time.sleep(POLL)
 
 
-def _links_up(names: Sequence[str], log: Logger) -> Any:
-    from .net import apply_plan
-    from .netplan import LinkUp, NetPlan
+def _links_up(names: Sequence[str], log: Logger) -> tuple[str, ...]:
+    from .net import raise_links
 
-    return apply_plan(NetPlan(tuple(LinkUp(n) for n in names), (), "DHCP"), carrier_timeout=0, progress=log.info)
-
-
-def _undo(changes: Any) -> None:
-    if changes is not None and changes.changes:
-        from .net import undo
-
-        undo(changes)
+    missing = [n for n in names if not os.path.exists(f"/sys/class/net/{n}")]
+    if missing:
+        raise NetError(f"no link named {missing[0]} to run DHCP on")
+    raised = raise_links(names)
+    for name in raised:
+        log.info(f"set {name} up")
+    return raised
 
 
-def dhcp_config(settings: Settings, cl: Cmdline, log: Logger, *, links: Sequence[Any]) -> tuple[Any, Any]:
-    """``(lease, link_changes)``: DHCP on the candidates that have carrier. Raises ``IbftkitError``
-    saying why there is no lease."""
+def _undo(raised: tuple[str, ...]) -> None:
+    if raised:
+        from .net import lower_links
+
+        lower_links(raised)
+
+
+def dhcp_config(settings: Settings, cl: Cmdline, log: Logger, *, links: Sequence[Any]) -> tuple[Any, tuple[str, ...]]:
+    """``(lease, raised)``: DHCP on the candidates that have carrier. Raises ``IbftkitError``
+    saying why there is no lease (and sets down again the links it set up).
+
+    The links go up first (one ioctl each), then the DHCP client and scapy are imported (seconds on
+    a slow machine) while the links negotiate carrier, then the wait for carrier."""
     names = dhcp_candidates(settings, cl, links)
     if not names:
         raise NetError("no network interface to run DHCP on")
@@ -211,6 +221,7 @@ def dhcp_config(settings: Settings, cl: Cmdline, log: Logger, *, links: Sequence
         raise IbftkitError("the DHCP client (ibftkit.dhcp) is not in this build") from None
     changes = _links_up(names, log)
     try:
+        dhcp.preload()
         up = links_with_carrier(names, timeout=settings.carrier_timeout, log=log)
         if not up:
             raise NetError(f"no carrier on {', '.join(names)} after {settings.carrier_timeout:g} s")
@@ -329,7 +340,7 @@ def find_config(cl: Cmdline, settings: Settings, log: Logger, *, explicit: BootC
                 skipped.append(("DHCP", f"lease on {lease.interface}: {why}"))
                 continue
             detail = f"lease {lease.address} on {lease.interface} from {lease.server_id or '?'}"
-            return Found(cfg, "dhcp", detail, skipped, link_changes=changes)
+            return Found(cfg, "dhcp", detail, skipped, raised=changes)
     raise NoBootConfig("no boot configuration found: " + "; ".join(f"{s}: {why}" for s, why in skipped))
 
 
@@ -341,7 +352,7 @@ def _from_cmdline(cl: Cmdline, settings: Settings, log: Logger, get_links: Calla
         nic, by_dhcp = Nic(index=0, origin=Origin.DHCP, ifname=netdev), True
     if nic is None and len(interfaces) == 1:
         nic, by_dhcp = Nic(index=0, origin=Origin.DHCP, ifname=interfaces[0]), True
-    changes = None
+    changes: tuple[str, ...] = ()
     detail = f"{len(targets)} netroot=iscsi:…"
     option_203 = None
     if nic is None:  # the address from DHCP on whichever NIC answers
@@ -361,4 +372,4 @@ def _from_cmdline(cl: Cmdline, settings: Settings, log: Logger, get_links: Calla
                            "(rd.iscsi.initiator=, DHCP option 203 or /etc/iscsi/initiatorname.iscsi)")
     cfg = BootConfig(initiator=Initiator(name=name), nics=(nic,), targets=tuple(targets), source="cmdline",
                      warnings=tuple(warnings + notes + list(cl.warnings)))
-    return Found(cfg, "cmdline", detail, dhcp_rerun=by_dhcp, link_changes=changes)
+    return Found(cfg, "cmdline", detail, dhcp_rerun=by_dhcp, raised=changes)

@@ -235,78 +235,85 @@ def run(args: argparse.Namespace, log: Any, state: dict[str, int], phases: Any =
     if explicit is not None:
         log.add_secrets(explicit.secrets())
     found = find_config(cl, settings, log, explicit=explicit, explicit_detail=detail)
-    if by_dhcp:
-        found.dhcp_rerun = True
-    out = sys.stdout
-    if found.config is None:  # a dry run that needs DHCP to go on
-        out.write(f"source: {found.describe()}\n")
-        out.write(f"would run DHCP on: {', '.join(found.would_dhcp_on) or '(no interface)'}\n")
-        out.write("the network plan and the login commands depend on the lease\n")
-        return EXIT_OK
-    cfg = found.config
-    log.add_secrets(cfg.secrets())
-    if not args.dry_run:  # the dry run prints these on stdout
-        log.progress(found.describe())
-        for w in cfg.warnings:
-            log.warning(w)
-    order = cfg.login_order()
-    problems = iscsi.login_problems(cfg, order[0])
-    if problems:
-        raise NoBootConfig(f"{cfg.source}: cannot log in to {iscsi.target_label(order[0])}: " + "; ".join(problems))
-
-    backend: iscsi.Backend
-    merged = iscsi.merge_params(params)
-    if backend_name == "iscsiadm":
-        backend = iscsi.IscsiadmBackend(args.iscsiadm, args.iscsid, params=merged, node_dir=args.node_dir,
-                                        run_dir=args.run_dir, pidfile=args.iscsid_pidfile,
-                                        sys_root=args.firmware_root, timeout=args.login_timeout)
-        programs = [args.iscsiadm, args.iscsid]
-    else:
-        backend = iscsi.IscsistartBackend(args.iscsistart, params=merged, sys_root=args.firmware_root,
-                                          timeout=args.login_timeout)
-        programs = [args.iscsistart]
-
-    state["phase"] = EXIT_NETWORK
-    phases.begin("plan")
-    from ..links import list_links
-    from ..netplan import plan_network
-
-    rerun = args.dhcp_rerun or cl.dhcp_rerun or found.dhcp_rerun
-    if args.dry_run:
-        return _dry_run(cfg, found, backend, order, retries=retries, backoff=backoff, log=log,
-                        plan=lambda: plan_network(cfg, links=list_links(), dhcp_rerun=rerun,
-                                                  set_hostname=not args.no_hostname))
-    plan = plan_network(cfg, links=list_links(), dhcp_rerun=rerun, set_hostname=not args.no_hostname)
-
-    missing = [p for p in programs if not _executable(p)]
-    if missing:
-        state["phase"] = EXIT_LOGIN
-        raise IscsiLoginError(f"{missing[0]}: not found or not executable (needed to log in; "
-                              f"--{'iscsistart' if backend_name == 'iscsistart' else 'backend'})")
-    phases.begin("network")
-    from ..net import apply_plan, lower_links, raise_links
-    from ..netplan import LinkUp
-
-    # Up first, so carrier negotiation runs while pyroute2 is imported (docs/init.md "Start-up").
-    raised = raise_links([step.ifname for step in plan.steps if isinstance(step, LinkUp)])
-    for note in plan.notes:
-        log.info(f"note: {note}")
-
-    def net_progress(text: str) -> None:
-        (log.progress if text.startswith("waiting") else log.info)(text)
-
+    # Links this run set up stay up only once the network is configured (a login failure leaves it
+    # for a rescue shell); apply_plan undoes its own steps, this covers failures before it.
+    raised: tuple[str, ...] = found.raised
+    network_done = False
     try:
+        if by_dhcp:
+            found.dhcp_rerun = True
+        out = sys.stdout
+        if found.config is None:  # a dry run that needs DHCP to go on
+            out.write(f"source: {found.describe()}\n")
+            out.write(f"would run DHCP on: {', '.join(found.would_dhcp_on) or '(no interface)'}\n")
+            out.write("the network plan and the login commands depend on the lease\n")
+            return EXIT_OK
+        cfg = found.config
+        log.add_secrets(cfg.secrets())
+        if not args.dry_run:  # the dry run prints these on stdout
+            log.progress(found.describe())
+            for w in cfg.warnings:
+                log.warning(w)
+        order = cfg.login_order()
+        problems = iscsi.login_problems(cfg, order[0])
+        if problems:
+            raise NoBootConfig(f"{cfg.source}: cannot log in to {iscsi.target_label(order[0])}: " + "; ".join(problems))
+
+        backend: iscsi.Backend
+        merged = iscsi.merge_params(params)
+        if backend_name == "iscsiadm":
+            backend = iscsi.IscsiadmBackend(args.iscsiadm, args.iscsid, params=merged, node_dir=args.node_dir,
+                                            run_dir=args.run_dir, pidfile=args.iscsid_pidfile,
+                                            sys_root=args.firmware_root, timeout=args.login_timeout)
+            programs = [args.iscsiadm, args.iscsid]
+        else:
+            backend = iscsi.IscsistartBackend(args.iscsistart, params=merged, sys_root=args.firmware_root,
+                                              timeout=args.login_timeout)
+            programs = [args.iscsistart]
+
+        state["phase"] = EXIT_NETWORK
+        phases.begin("plan")
+        from ..links import list_links
+        from ..netplan import plan_network
+
+        rerun = args.dhcp_rerun or cl.dhcp_rerun or found.dhcp_rerun
+        if args.dry_run:
+            return _dry_run(cfg, found, backend, order, retries=retries, backoff=backoff, log=log,
+                            plan=lambda: plan_network(cfg, links=list_links(), dhcp_rerun=rerun,
+                                                      set_hostname=not args.no_hostname))
+        plan = plan_network(cfg, links=list_links(), dhcp_rerun=rerun, set_hostname=not args.no_hostname)
+
+        missing = [p for p in programs if not _executable(p)]
+        if missing:
+            state["phase"] = EXIT_LOGIN
+            raise IscsiLoginError(f"{missing[0]}: not found or not executable (needed to log in; "
+                                  f"--{'iscsistart' if backend_name == 'iscsistart' else 'backend'})")
+        phases.begin("network")
+        from ..net import apply_plan, raise_links
+        from ..netplan import LinkUp
+
+        # Up first, so carrier negotiation runs while pyroute2 is imported (docs/init.md "Start-up").
+        raised += raise_links([step.ifname for step in plan.steps if isinstance(step, LinkUp)])
+        for note in plan.notes:
+            log.info(f"note: {note}")
+
+        def net_progress(text: str) -> None:
+            (log.progress if text.startswith("waiting") else log.info)(text)
+
         apply_plan(plan, resolv_conf=args.resolv_conf, carrier_timeout=carrier_timeout, progress=net_progress,
                    raised=raised)
-    except BaseException:
-        lower_links(raised)  # when apply_plan failed before its LinkUp step recorded them
-        raise
-    state["phase"] = EXIT_LOGIN
-    phases.begin("login")
-    outcomes = iscsi.login_all(backend, cfg, policy=iscsi.RetryPolicy(retries=retries, backoff=backoff), log=log)
-    ok = sum(1 for o in outcomes if o.ok)
-    log.info(f"{ok} of {len(outcomes)} target{'s' if len(outcomes) != 1 else ''} logged in")
-    return EXIT_OK
+        network_done = True
+        state["phase"] = EXIT_LOGIN
+        phases.begin("login")
+        outcomes = iscsi.login_all(backend, cfg, policy=iscsi.RetryPolicy(retries=retries, backoff=backoff), log=log)
+        ok = sum(1 for o in outcomes if o.ok)
+        log.info(f"{ok} of {len(outcomes)} target{'s' if len(outcomes) != 1 else ''} logged in")
+        return EXIT_OK
+    finally:
+        if raised and not network_done:
+            from ..net import lower_links
+
+            lower_links(raised)
 
 
 def _dry_run(cfg: Any, found: Any, backend: Any, order: list[Any], *, retries: int, backoff: float, log: Any,

@@ -19,7 +19,15 @@ from .lease import Lease, decode_options, lease_from_reply
 from .options import MessageType, Option
 
 __all__ = ["Lease", "MessageType", "Option", "acquire_first", "acquire_lease", "decode_options",
-           "lease_from_reply"]
+           "lease_from_reply", "preload"]
+
+
+def preload() -> None:
+    """Import the client and scapy now (seconds on a slow machine), e.g. while links negotiate
+    carrier, so that the first DISCOVER goes out as soon as there is carrier."""
+    from .client import load_scapy
+
+    load_scapy()
 
 
 def acquire_lease(interface: str, *, timeout: float = 30.0, first_timeout: float = 1.0,
