@@ -247,8 +247,9 @@ def list_links(netns: str | None = None) -> list[LinkInfo]:
 
 class _Applier:
     def __init__(self, ipr: Any, result: ApplyResult, *, resolv_conf: str, carrier_timeout: float,
-                 progress: Progress | None, raised: Sequence[str] = ()) -> None:
+                 progress: Progress | None, raised: Sequence[str] = (), dhcp_timeout: float = 30.0) -> None:
         self.ipr = ipr
+        self.dhcp_timeout = dhcp_timeout
         self.raised = frozenset(raised)
         self.result = result
         self.resolv_conf = resolv_conf
@@ -337,7 +338,7 @@ class _Applier:
         except (ImportError, AttributeError):
             raise _StepFailed("the DHCP client (ibftkit.dhcp.acquire_lease) is not available; "
                               "run without --dhcp-rerun") from None
-        lease = acquire(step.ifname, timeout=max(self.carrier_timeout, 1.0))
+        lease = acquire(step.ifname, timeout=self.dhcp_timeout)
         iface = _lease_interface(lease)
         if step.firmware_address is not None and iface != step.firmware_address:
             self.progress(f"DHCP gave {iface} on {step.ifname}; the firmware had {step.firmware_address}")
@@ -442,9 +443,10 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 def apply_plan(plan: NetPlan, *, resolv_conf: str = "/etc/resolv.conf", carrier_timeout: float = 10.0,
                netns: str | None = None, progress: Progress | None = None,
-               raised: Sequence[str] = ()) -> ApplyResult:
+               raised: Sequence[str] = (), dhcp_timeout: float = 30.0) -> ApplyResult:
     """Make the machine (or namespace ``netns``) match ``plan``; undo this run's changes on failure.
 
+    ``dhcp_timeout``: seconds a ``RunDhcp`` step (``--dhcp-rerun``) may take.
     ``raised``: links :func:`raise_links` already set up for this run; their ``LinkUp`` step records
     the change as its own, so that undo sets them down again.
 
@@ -458,7 +460,7 @@ def apply_plan(plan: NetPlan, *, resolv_conf: str = "/etc/resolv.conf", carrier_
     ipr = _open(netns)
     try:
         applier = _Applier(ipr, result, resolv_conf=resolv_conf, carrier_timeout=carrier_timeout,
-                           progress=progress, raised=raised)
+                           progress=progress, raised=raised, dhcp_timeout=dhcp_timeout)
         for n, step in enumerate(plan.steps, 1):
             try:
                 line = applier.run(step)

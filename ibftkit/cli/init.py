@@ -35,29 +35,9 @@ See docs/init.md.
 """
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of seconds >= 0")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a number >= 0")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from .main import ArgumentParser
-    from .plan import add_source_args
+    from .main import ArgumentParser, count, seconds
+    from .plan import add_apply_args, add_source_args
 
     p = ArgumentParser(prog=PROG, conflict_handler="resolve", formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Find the iSCSI boot configuration, configure the network and log in to "
@@ -71,11 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the initiator's iSCSI name, whatever the source (default: the iBFT's, DHCP option "
                    "203, rd.iscsi.initiator= or /etc/iscsi/initiatorname.iscsi)")
     n = p.add_argument_group("network (as 'ibftkit net apply')")
-    n.add_argument("--resolv-conf", metavar="PATH", default="/etc/resolv.conf",
-                   help="where to write the DNS servers (default /etc/resolv.conf; written atomically)")
-    n.add_argument("--carrier-timeout", metavar="S", type=_seconds, default=None,
-                   help="seconds to wait for carrier on each link (default 10)")
-    n.add_argument("--dhcp-timeout", metavar="S", type=_seconds, default=None,
+    add_apply_args(n, carrier_default=None)
+    n.add_argument("--dhcp-timeout", metavar="S", type=seconds, default=None,
                    help="seconds DHCP may take, over all NICs (default 30)")
     i = p.add_argument_group("login")
     i.add_argument("--backend", choices=("iscsistart", "iscsiadm"), default=None,
@@ -84,11 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--iscsistart", metavar="PATH", default="iscsistart", help="the iscsistart program")
     i.add_argument("--iscsiadm", metavar="PATH", default="iscsiadm", help="the iscsiadm program (--backend iscsiadm)")
     i.add_argument("--iscsid", metavar="PATH", default="iscsid", help="the iscsid program (--backend iscsiadm)")
-    i.add_argument("--login-retries", metavar="N", type=_count, default=None,
+    i.add_argument("--login-retries", metavar="N", type=count, default=None,
                    help="more attempts per target after the first (default 3)")
-    i.add_argument("--login-backoff", metavar="S", type=_seconds, default=None,
+    i.add_argument("--login-backoff", metavar="S", type=seconds, default=None,
                    help="seconds before the first retry, doubling each time, at most 30 (default 2)")
-    i.add_argument("--login-timeout", metavar="S", type=_seconds, default=120.0,
+    i.add_argument("--login-timeout", metavar="S", type=seconds, default=120.0,
                    help="seconds one login attempt may take before it is stopped (default 120)")
     i.add_argument("--param", metavar="NAME=VALUE", action="append", default=[],
                    help="an iSCSI setting (iscsistart -P), overriding the root-disk defaults "
@@ -301,7 +278,7 @@ def run(args: argparse.Namespace, log: Any, state: dict[str, int], phases: Any =
             (log.progress if text.startswith("waiting") else log.info)(text)
 
         apply_plan(plan, resolv_conf=args.resolv_conf, carrier_timeout=carrier_timeout, progress=net_progress,
-                   raised=raised)
+                   raised=raised, dhcp_timeout=dhcp_timeout)
         network_done = True
         state["phase"] = EXIT_LOGIN
         phases.begin("login")

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ..errors import UsageError
-from .plan import add_source_args, config_from_args, warn_config
+from .plan import add_apply_args, add_source_args, config_from_args, warn_config
 
 
 def register(sub: Any) -> None:
@@ -20,10 +20,7 @@ def register(sub: Any) -> None:
                          "this run's changes are undone and the failing step is named. Exit 0 configured, "
                          "1 failed (nothing of this run left behind), 2 usage.")
     add_source_args(a)
-    a.add_argument("--resolv-conf", metavar="PATH", default="/etc/resolv.conf",
-                   help="where to write the DNS servers (default /etc/resolv.conf; written atomically)")
-    a.add_argument("--carrier-timeout", metavar="S", type=float, default=10.0,
-                   help="seconds to wait for carrier on each link (default 10)")
+    add_apply_args(a, carrier_default=10.0)
     a.add_argument("--json", action="store_true", help="print what was done as JSON")
     a.set_defaults(func=run_apply)
     v = verbs.add_parser("links", help="list the links the plan matches NICs against",
@@ -46,8 +43,6 @@ def run_apply(args: argparse.Namespace) -> int:
     from ..net import apply_plan
     from ..netplan import plan_network
 
-    if args.carrier_timeout < 0:
-        raise UsageError(f"--carrier-timeout {args.carrier_timeout}: expected a number of seconds >= 0")
     cfg = config_from_args(args)
     warn_config(cfg)
     plan = plan_network(cfg, links=list_links(), dhcp_rerun=args.dhcp_rerun, set_hostname=not args.no_hostname)

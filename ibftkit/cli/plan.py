@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import IbftkitError, UsageError
 from ..model import BootConfig
-from .main import warn
+from .main import seconds, warn
 
 
 def add_source_args(p: argparse.ArgumentParser) -> None:
@@ -34,6 +34,15 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
     b.add_argument("--dhcp-rerun", action="store_true",
                    help="for a NIC whose firmware address came from DHCP, ask DHCP again instead of applying it")
     b.add_argument("--no-hostname", action="store_true", help="never set the host name")
+
+
+def add_apply_args(g: Any, *, carrier_default: float | None) -> None:
+    """``--resolv-conf`` and ``--carrier-timeout`` as ``ibftkit net apply`` and ``ibftkit-init`` take
+    them (``carrier_default`` ``None``: ibftkit-init's kernel command-line value may apply; 10 s)."""
+    g.add_argument("--resolv-conf", metavar="PATH", default="/etc/resolv.conf",
+                   help="where to write the DNS servers (default /etc/resolv.conf; written atomically)")
+    g.add_argument("--carrier-timeout", metavar="S", type=seconds, default=carrier_default,
+                   help="seconds to wait for carrier on each link (default 10)")
 
 
 def _root_path_nic(args: argparse.Namespace) -> Any:

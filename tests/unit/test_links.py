@@ -126,7 +126,7 @@ def test_plan_cli_root_path(fake_links: None, capsys: pytest.CaptureFixture[str]
     (["plan", "--root-path", "iscsi:10.0.0.1::::iqn.2026-01.test:t", "--interface", "eth0", "--address", "10.0.0.2"],
      "give the prefix length too"),
     (["net"], "give a verb"),
-    (["net", "apply", "--carrier-timeout", "-1"], "--carrier-timeout -1.0"),
+    (["net", "apply", "--carrier-timeout", "-1"], "--carrier-timeout: '-1': expected a number of seconds >= 0"),
 ])
 def test_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
