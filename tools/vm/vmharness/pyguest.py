@@ -151,6 +151,7 @@ class E2eResult:
     net: str
     seconds: float  # QEMU power-on to power-off, host clock
     notes: tuple[str, ...]
+    kmsg: str = ""  # the guest's kernel-log lines with "ibftkit" (printk timestamps): ibftkit-init's steps
 
     @property
     def to_disk(self) -> float:
@@ -197,4 +198,4 @@ def check_e2e(case: Case, result: qemu.RunResult) -> E2eResult:
                        f"for {sorted(m.decode().strip() for m in want - got)}; ibftkit-init said {out[-600:]!r}; "
                        f"notes {rep.notes}")
     return E2eResult(case, rc, out, disks, dict(rep.times), rep.blobs.get("net", b"").decode(errors="replace"),
-                     result.seconds, tuple(rep.notes))
+                     result.seconds, tuple(rep.notes), rep.blobs.get("kmsg", b"").decode(errors="replace"))
