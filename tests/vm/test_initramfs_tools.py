@@ -225,4 +225,4 @@ def test_after_open_iscsi_login(mkinitramfs_ready: Assets, images: Callable[[str
     result = boot_ipxe(mkinitramfs_ready, images("build-python").path, rootfs,
                        "root=/dev/sda ro console=ttyS0 panic=1 iscsi_auto ibftkit", tmp_path)
     check_root_boot(result, tmp_path)
-    assert re.search(r"ibftkit-init: .*already", result.serial), result.serial[-3000:]
+    assert re.search(r"ibftkit-init: .*target\[0\] .*: already logged in", result.serial), result.serial[-3000:]
