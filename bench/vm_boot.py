@@ -35,9 +35,11 @@ Prints medians, the ratio (goal <= 3.5x) and where ibftkit-init's time goes, fro
 lines (tied to /proc/uptime in the guest): start-up, imports, link up and carrier until "DHCP on
 eth0"; the lease (to the DHCPACK; DISCOVER to ACK "on the wire"); netlink; the iscsistart login;
 the rest until the disk is read. QEMU's e1000 holds received frames for 1 s after each RCTL write
-(hw/net/e1000.c ``set_rx_control``: ``flush_queue_timer``), i.e. after the link comes up: udhcpc,
-which sends at once, waits for that second; ibftkit-init's DISCOVER leaves after scapy's import and
-mostly misses it (docs/vm-e2e.md).
+(hw/net/e1000.c ``set_rx_control``: ``flush_queue_timer``), which the guest's driver makes whenever a
+multicast list changes, as when IPv6 joins its groups at carrier: udhcpc, which sends at once, gets
+its OFFER a second late; ibftkit-init's DISCOVER leaves more than a second after carrier and misses
+it (docs/vm-e2e.md). So each round boots both guests a second time with IPv6 off
+(``dhcpnet.NO_RX_HOLD``), which removes that hold, and prints that strict ratio too.
 """
 
 from __future__ import annotations
@@ -115,30 +117,51 @@ def main() -> int:
 
 
 def dhcp_path(got: assets.Assets, case: dhcpnet.DhcpCase, *, rounds: int, anchor_initrd: Path, initrd: Path) -> None:
-    """The DHCP-path comparison: anchor (udhcpc, iscsistart) and ibftkit-init, ``rounds`` times each."""
-    udhcpc, from_link, mine = [], [], []
-    parts: dict[str, list[float]] = {}
+    """The DHCP-path comparison, ``rounds`` times: the anchor (udhcpc, iscsistart) and ibftkit-init on
+    the standard guests, then both again with ``dhcpnet.NO_RX_HOLD`` (IPv6 off, so QEMU's e1000 does
+    not hold udhcpc's OFFER for a second: the strict ratio, closer to real hardware)."""
+    series: dict[str, list[float]] = {}
+
+    def add(key: str, value: float) -> None:
+        series.setdefault(key, []).append(value)
+
     for i in range(rounds):
         a = dhcpnet.run_anchor(got, case, initrd=anchor_initrd)
         r, _ = dhcpnet.run_e2e(got, case, initrd=initrd)
-        udhcpc.append(a.to_disk - a.carrier)
-        from_link.append(a.to_disk)
-        mine.append(r.to_disk)
+        sa = dhcpnet.run_anchor(got, case, initrd=anchor_initrd, kernel_args=dhcpnet.NO_RX_HOLD)
+        sr, _ = dhcpnet.run_e2e(got, case, initrd=initrd, kernel_args=dhcpnet.NO_RX_HOLD)
+        add("anchor", a.to_disk - a.carrier)
+        add("anchor from link up", a.to_disk)
+        add("ibftkit-init", r.to_disk)
+        add("strict anchor", sa.to_disk - sa.carrier)
+        add("strict ibftkit-init", sr.to_disk)
         split = _dhcp_split(r)
         for k, v in [*split.items(), ("anchor carrier", a.carrier), ("anchor lease", a.times["network"] - a.carrier),
-                     ("anchor login", a.times["login"])]:
-            parts.setdefault(k, []).append(v)
-        print(f"{case.name} round {i + 1}: anchor {udhcpc[-1]:.2f} s from udhcpc (lease {parts['anchor lease'][-1]:.2f}"
-              f" + iscsistart {a.times['login']:.2f}; link up to carrier {a.carrier:.2f} before it), ibftkit-init "
-              f"{r.to_disk:.2f} s (" + ", ".join(f"{k} {v:.2f}" for k, v in split.items()) + f"); boots "
-              f"{a.seconds:.0f} s / {r.seconds:.0f} s", flush=True)
-    a_med, link_med, b = statistics.median(udhcpc), statistics.median(from_link), statistics.median(mine)
-    print(f"{case.name}: time to a readable disk, median of {rounds}: anchor {a_med:.2f} s (udhcpc start; "
-          f"{link_med:.2f} s from link up), ibftkit-init {b:.2f} s -> ratio {b / a_med:.2f}x (goal <= {DHCP_GOAL}x: "
-          f"{'met' if b / a_med <= DHCP_GOAL else 'NOT met'}); both from link down: {b / link_med:.2f}x")
-    med = {k: statistics.median(v) for k, v in parts.items()}
-    print("  ibftkit-init: " + ", ".join(f"{k} {v:.2f} s" for k, v in med.items() if not k.startswith("anchor"))
-          + "; anchor: " + ", ".join(f"{k[7:]} {v:.2f} s" for k, v in med.items() if k.startswith("anchor")))
+                     ("anchor login", a.times["login"]), ("strict anchor lease", sa.times["network"] - sa.carrier)]:
+            add(k, v)
+        print(f"{case.name} round {i + 1}: anchor {a.to_disk - a.carrier:.2f} s from udhcpc (lease "
+              f"{a.times['network'] - a.carrier:.2f} + iscsistart {a.times['login']:.2f}; link up to carrier "
+              f"{a.carrier:.2f} before it), ibftkit-init {r.to_disk:.2f} s ("
+              + ", ".join(f"{k} {v:.2f}" for k, v in split.items())
+              + f"); strict: anchor {sa.to_disk - sa.carrier:.2f} s (lease {sa.times['network'] - sa.carrier:.2f}), "
+              f"ibftkit-init {sr.to_disk:.2f} s; boots {a.seconds:.0f} / {r.seconds:.0f} / {sa.seconds:.0f} / "
+              f"{sr.seconds:.0f} s", flush=True)
+    med = {k: statistics.median(v) for k, v in series.items()}
+    ratio, strict = med["ibftkit-init"] / med["anchor"], med["strict ibftkit-init"] / med["strict anchor"]
+    print(f"{case.name}: time to a readable disk, median of {rounds}: anchor {med['anchor']:.2f} s (udhcpc start; "
+          f"{med['anchor from link up']:.2f} s from link up), ibftkit-init {med['ibftkit-init']:.2f} s -> ratio "
+          f"{ratio:.2f}x (goal <= {DHCP_GOAL}x: {'met' if ratio <= DHCP_GOAL else 'NOT met'}); both from link "
+          f"down: {med['ibftkit-init'] / med['anchor from link up']:.2f}x")
+    print(f"  strict ({dhcpnet.NO_RX_HOLD}: no 1 s e1000 receive hold on udhcpc's OFFER): anchor "
+          f"{med['strict anchor']:.2f} s (lease {med['strict anchor lease']:.2f} s), ibftkit-init "
+          f"{med['strict ibftkit-init']:.2f} s -> ratio {strict:.2f}x (goal <= {DHCP_GOAL}x: "
+          f"{'met' if strict <= DHCP_GOAL else 'NOT met'})")
+    print("  ibftkit-init: " + ", ".join(f"{k} {med[k]:.2f} s" for k in _SPLIT if k in med)
+          + "; anchor: " + ", ".join(f"{k[7:]} {med[k]:.2f} s" for k in ("anchor carrier", "anchor lease",
+                                                                          "anchor login")))
+
+
+_SPLIT = ("to carrier", "to DHCP", "lease", "of which on the wire", "netlink", "login", "rest")
 
 
 def _dhcp_split(r: pyguest.E2eResult) -> dict[str, float]:
@@ -146,7 +169,8 @@ def _dhcp_split(r: pyguest.E2eResult) -> dict[str, float]:
     (``dhcpnet.init_phases``): "to carrier" (when the e1000 reported it) and "to DHCP" (its "DHCP on
     eth0" line: start-up, imports, link up, carrier) are points in time; then the lease ("DHCP on" to
     DHCPACK; "on the wire": first DISCOVER to ACK), netlink (ACK to "logging in"), the iscsistart login,
-    and the rest until the first disk read. The parts from "to DHCP" on add up to the total."""
+    and the rest until the first disk read. The parts from "to DHCP" on add up to the total
+    (the keys are :data:`_SPLIT`)."""
     p = dhcpnet.init_phases(r)
     if not {"dhcp", "ack", "login-start", "logged-in"} <= set(p):
         return {}

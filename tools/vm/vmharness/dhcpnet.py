@@ -45,6 +45,12 @@ TAP = "tap0"
 LEASE_RANGE = "10.99.0.100,10.99.0.109,255.255.255.0,10m"
 APPEND = "console=ttyS0 quiet panic=1"
 ANCHOR_APPEND = APPEND + " ibftkit.vm=dhcp"
+# QEMU's e1000 refuses received frames for 1 s after every write of its RCTL register (hw/net/e1000.c
+# set_rx_control: flush_queue_timer), and the guest's driver rewrites RCTL whenever a multicast list
+# changes, e.g. when IPv6 joins its groups as the carrier comes up. A DHCP client that sends right at
+# carrier (udhcpc) gets its OFFER about 1 s late; real NICs do not do this. Booting with IPv6 off
+# removes that second (measured: udhcpc's lease 1.10 s -> 0.15 s, the login unchanged).
+NO_RX_HOLD = "ipv6.disable=1"
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 
 
@@ -226,16 +232,18 @@ class InitRun:
         return self.report.blobs.get("ibftkit-init", b"").decode(errors="replace")
 
 
-def _append(init_args: tuple[str, ...]) -> str:
-    return APPEND + (f" ibftkit.e2e.args={','.join(init_args)}" if init_args else "")
+def _append(init_args: tuple[str, ...], kernel_args: str) -> str:
+    return APPEND + (f" ibftkit.e2e.args={','.join(init_args)}" if init_args else "") + \
+        (f" {kernel_args}" if kernel_args else "")
 
 
 def run_init(assets: Assets, case: DhcpCase, *, initrd: Path, init_args: tuple[str, ...] = (),
-             timeout: float = 300, keep_log: Path | None = None) -> InitRun:
-    """Boot the ibftkit-init image (built with ``dhcp=True``) on the case's network; no verdict."""
+             kernel_args: str = "", timeout: float = 300, keep_log: Path | None = None) -> InitRun:
+    """Boot the ibftkit-init image (built with ``dhcp=True``) on the case's network; no verdict.
+    ``kernel_args``: more for the kernel command line (e.g. :data:`NO_RX_HOLD`)."""
     with tempfile.TemporaryDirectory(prefix=f"ibftkit-{case.name}-") as tmp:
-        b = boot(assets, case, initrd=initrd, append=_append(init_args), work=Path(tmp), timeout=timeout,
-                 keep_log=keep_log)
+        b = boot(assets, case, initrd=initrd, append=_append(init_args, kernel_args), work=Path(tmp),
+                 timeout=timeout, keep_log=keep_log)
     rep = serial.parse(b.result.serial)
     if not rep.done:
         raise DhcpNetError(f"{case.name}: guest did not finish (QEMU exit {b.result.returncode}); "
@@ -244,12 +252,13 @@ def run_init(assets: Assets, case: DhcpCase, *, initrd: Path, init_args: tuple[s
 
 
 def run_e2e(assets: Assets, case: DhcpCase, *, initrd: Path, init_args: tuple[str, ...] = (),
-            timeout: float = 300, keep_log: Path | None = None) -> tuple[E2eResult, DhcpBoot]:
+            kernel_args: str = "", timeout: float = 300,
+            keep_log: Path | None = None) -> tuple[E2eResult, DhcpBoot]:
     """The DHCP-path e2e case: raises ``pyguest.E2eError`` unless ibftkit-init exited 0 and the
     target's marker was read."""
     with tempfile.TemporaryDirectory(prefix=f"ibftkit-{case.name}-") as tmp:
-        b = boot(assets, case, initrd=initrd, append=_append(init_args), work=Path(tmp), timeout=timeout,
-                 keep_log=keep_log)
+        b = boot(assets, case, initrd=initrd, append=_append(init_args, kernel_args), work=Path(tmp),
+                 timeout=timeout, keep_log=keep_log)
     return check_e2e(case, b.result), b  # type: ignore[arg-type]  # it reads only .fixture and .targets
 
 
@@ -295,13 +304,13 @@ class AnchorResult:
         return self.times["disk"]
 
 
-def run_anchor(assets: Assets, case: DhcpCase, *, initrd: Path, timeout: float = 300,
+def run_anchor(assets: Assets, case: DhcpCase, *, initrd: Path, kernel_args: str = "", timeout: float = 300,
                keep_log: Path | None = None) -> AnchorResult:
     """Boot the capture guest in its DHCP-anchor mode (``initrd`` from ``capture.build_initrd``);
     raises :class:`DhcpNetError` unless it read the target's marker."""
+    append = ANCHOR_APPEND + (f" {kernel_args}" if kernel_args else "")
     with tempfile.TemporaryDirectory(prefix=f"ibftkit-{case.name}-anchor-") as tmp:
-        b = boot(assets, case, initrd=initrd, append=ANCHOR_APPEND, work=Path(tmp), timeout=timeout,
-                 keep_log=keep_log)
+        b = boot(assets, case, initrd=initrd, append=append, work=Path(tmp), timeout=timeout, keep_log=keep_log)
     rep = serial.parse(b.result.serial)
     if not rep.done:
         raise DhcpNetError(f"{case.name} anchor: guest did not finish (QEMU exit {b.result.returncode}); "
