@@ -1,7 +1,7 @@
 """Carry out a ``NetPlan`` with pyroute2 (rtnetlink, RFC 3549), and undo it.
 
 The only module of ibftkit that imports pyroute2, and only inside functions, and only the part it
-uses (:func:`_lean_package`: ``from pyroute2 import IPRoute`` costs about a tenth of a second on a
+uses (``ibftkit.imports.lean_package``: ``from pyroute2 import IPRoute`` costs about a tenth of a second on a
 host, 1.3 s in a TCG guest). Rules:
 
 - idempotent: each step first looks at the kernel's state and does nothing when it already
@@ -136,42 +136,12 @@ def lower_links(names: Sequence[str]) -> None:
 # --- netlink plumbing ----------------------------------------------------------------------------
 
 
-def _lean_package(name: str) -> None:
-    """Register package ``name`` without running its ``__init__`` (until something needs it).
-
-    pyroute2 0.9's ``__init__`` imports every API it has (NDB with sqlite3, IPDB, conntrack, ipset,
-    nl80211, WireGuard, ...): 1.3 s of a TCG guest's boot, of which ``IPRoute`` needs about a third
-    (docs/vm-e2e.md). The module registered here has the package's ``__path__``, so its submodules
-    import as usual; the first attribute it lacks that is not a submodule (``pyroute2.NDB``) runs the
-    real ``__init__`` in place, so later users of the package see no difference.
-    """
-    import importlib
-    import importlib.util
-    import sys
-
-    if name in sys.modules:
-        return
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None or spec.submodule_search_locations is None:
-        return  # not a package here: the ordinary import reports what is wrong
-    module = importlib.util.module_from_spec(spec)
-
-    def complete(attr: str) -> Any:
-        if not attr.startswith("__") and importlib.util.find_spec(f"{name}.{attr}") is not None:
-            return importlib.import_module(f"{name}.{attr}")  # ``from pyroute2 import config``
-        if "__getattr__" in module.__dict__:
-            del module.__dict__["__getattr__"]
-            spec.loader.exec_module(module)  # type: ignore[union-attr]
-        return module.__dict__[attr] if attr in module.__dict__ else object.__getattribute__(module, attr)
-
-    module.__dict__["__getattr__"] = complete
-    sys.modules[name] = module
-
-
 def _iproute_class() -> Any:
     """pyroute2's ``IPRoute`` at a third of ``from pyroute2 import IPRoute``'s import cost."""
-    _lean_package("pyroute2")
-    _lean_package("pyroute2.iproute")
+    from .imports import lean_package
+
+    lean_package("pyroute2")
+    lean_package("pyroute2.iproute")
     from pyroute2.iproute.linux import IPRoute
 
     return IPRoute
@@ -190,7 +160,9 @@ def _open(netns: str | None) -> Any:
 
 
 def _netlink_error() -> type[BaseException]:
-    _lean_package("pyroute2")
+    from .imports import lean_package
+
+    lean_package("pyroute2")
     from pyroute2.netlink.exceptions import NetlinkError
 
     return NetlinkError  # type: ignore[no-any-return]

@@ -16,8 +16,6 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-from construct import ConstructError
-
 from ..errors import DecodeError, StrictError
 from ..model import (
     BootConfig,
@@ -37,6 +35,7 @@ from ..model import (
     ip_from_packed16,
 )
 from . import layout as L
+from .layout import ConstructError
 
 
 def checksum_of(table: bytes) -> int:

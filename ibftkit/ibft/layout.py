@@ -8,7 +8,13 @@ is relative to the start of the table; every address field is 16 bytes (IPv4 as 
 
 from __future__ import annotations
 
-from construct import Bytes, Int8ul, Int16ul, Int32ul, Struct
+from ..imports import deferred
+
+# construct imports pdb (its Debugger), hashlib (Checksum) and pickle (Pickled) at start-up; none
+# is used here, and together they are half of construct's import time (ibftkit.imports).
+with deferred("pdb", "hashlib", "pickle"):
+    from construct import Bytes, Int8ul, Int16ul, Int32ul, Struct
+    from construct import ConstructError as ConstructError  # for decode.py: construct loads here only
 
 SIGNATURES = (b"iBFT", b"IBFT", b"BIFT")  # spec table, ACPI pointer spelling, Broadcom offload
 MEMORY_SIGNATURES = (b"iBFT", b"BIFT")  # what Linux's low-memory scan looks for

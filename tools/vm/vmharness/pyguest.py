@@ -50,8 +50,11 @@ STDLIB_SKIP = frozenset({
 # readline, ncurses) would add megabytes.
 DYNLOAD_SKIP = ("_dbm.", "_gdbm.", "readline.", "_curses", "nis.", "_crypt.", "_test", "xxlimited",
                 "_xxtestfuzz", "_ctypes_test", "audioop.")
-LAUNCHER = f"""#!/usr/bin/{PY} -I
+# -I: isolated (no PYTHON* variables, no user site); -S: no site module (its work is finding
+# site-packages: the one directory it would add is added here, 0.05 s sooner).
+LAUNCHER = f"""#!/usr/bin/{PY} -IS
 import sys
+sys.path.append("/{DIST}")
 from ibftkit.cli.init import main
 sys.exit(main())
 """

@@ -1,4 +1,4 @@
-"""ibftkit.net imports only the part of pyroute2 it uses (``_lean_package``), transparently."""
+"""``ibftkit.imports``: only what a boot path runs is imported, and nothing else changes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ibftkit import net
+from ibftkit import imports
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def leanpkg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 def test_submodules_import_without_the_package_init(leanpkg: str) -> None:
-    net._lean_package(leanpkg)
+    imports.lean_package(leanpkg)
     from leanpkg.sub import SUB  # its ``from leanpkg import light`` must not run leanpkg/__init__.py
 
     assert SUB == 2
@@ -36,7 +36,7 @@ def test_submodules_import_without_the_package_init(leanpkg: str) -> None:
 
 
 def test_first_other_attribute_runs_the_real_init(leanpkg: str) -> None:
-    net._lean_package(leanpkg)
+    imports.lean_package(leanpkg)
     import leanpkg
 
     assert leanpkg.HEAVY == "heavy"
@@ -51,7 +51,7 @@ def test_first_other_attribute_runs_the_real_init(leanpkg: str) -> None:
 def test_an_imported_package_is_left_alone(leanpkg: str) -> None:
     import leanpkg as module
 
-    net._lean_package(leanpkg)
+    imports.lean_package(leanpkg)
     assert sys.modules[leanpkg] is module and sys.leanpkg_init_ran is True  # type: ignore[attr-defined]
 
 
@@ -63,5 +63,31 @@ def test_iproute_without_pyroute2_init() -> None:
             "assert 'pyroute2.ndb' not in sys.modules and 'sqlite3' not in sys.modules, sorted(sys.modules)\n"
             "import pyroute2\nfrom pyroute2 import IPRoute, NDB\n"
             "assert IPRoute is I and pyroute2.__version__ and NDB\nprint('ok')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_deferred_stand_in_loads_on_first_use(leanpkg: str) -> None:
+    """construct's pdb/hashlib/pickle: a stand-in during the import, the real module on first use,
+    and the stand-ins gone from sys.modules afterwards."""
+    with imports.deferred(leanpkg, "sys"):
+        import leanpkg as stand_in
+
+        assert sys.modules["sys"] is sys  # already imported: left alone
+    assert leanpkg not in sys.modules and not hasattr(sys, "leanpkg_init_ran")
+    assert stand_in.HEAVY == "heavy" and sys.leanpkg_init_ran is True  # type: ignore[attr-defined]
+    import leanpkg as real
+
+    assert real is sys.modules[leanpkg] and real is not stand_in and stand_in.HEAVY is real.HEAVY
+
+
+@pytest.mark.allow_subprocess
+def test_construct_without_pdb_hashlib_pickle() -> None:
+    code = ("import sys\nimport ibftkit.ibft.decode as d, ibftkit.ibft.layout as L\n"
+            "gone = [m for m in ('pdb', 'hashlib', 'pickle', 'bdb') if m in sys.modules]\n"
+            "assert not gone, gone\n"
+            "import construct, construct.debug, pdb, hashlib\n"
+            "assert construct.debug.pdb.post_mortem is pdb.post_mortem and hashlib.sha1\n"
+            "assert d.ConstructError is construct.ConstructError\nprint('ok')\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "ok", done.stderr

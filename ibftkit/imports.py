@@ -1,0 +1,82 @@
+"""Import only what a boot path runs: two tools for third-party packages that import more.
+
+``ibftkit-init`` runs once per boot in an initramfs, where every module costs: under emulation a
+Python import is 10-20x slower than on a host (docs/vm-e2e.md, "Where the time goes"). Both tools
+leave the program's behaviour unchanged; they only move an import to the moment something uses it.
+
+- :func:`lean_package`: register a package without running its ``__init__`` (pyroute2 0.9's imports
+  every API it has), so that only the submodules asked for load; the real ``__init__`` runs the
+  first time something needs a name it defines.
+- :func:`deferred`: while a package imports, stand-ins for standard-library modules it imports but
+  uses only in functions ibftkit never calls (construct's ``pdb`` for its ``Debugger``, ``hashlib``
+  for ``Checksum``, ``pickle`` for ``Pickled``); a stand-in imports the real module the first time an
+  attribute is read, so even those functions still work.
+
+(``importlib.util.LazyLoader`` does not help here: the ``import`` statement itself reads the module's
+``__spec__``, which loads a lazy module at once.)
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+def lean_package(name: str) -> None:
+    """Register package ``name`` without running its ``__init__`` (until something needs it).
+
+    The module registered has the package's ``__path__``, so its submodules import as usual; the
+    first attribute it lacks that is not a submodule (``pyroute2.NDB``) runs the real ``__init__``
+    in place, so later users of the package see no difference. No-op if it is imported already.
+    """
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None or spec.submodule_search_locations is None:
+        return  # not a package here: the ordinary import reports what is wrong
+    module = importlib.util.module_from_spec(spec)
+
+    def complete(attr: str) -> Any:
+        if not attr.startswith("__") and importlib.util.find_spec(f"{name}.{attr}") is not None:
+            return importlib.import_module(f"{name}.{attr}")  # ``from pyroute2 import config``
+        if "__getattr__" in module.__dict__:
+            del module.__dict__["__getattr__"]
+            spec.loader.exec_module(module)  # type: ignore[union-attr]
+        return module.__dict__[attr] if attr in module.__dict__ else object.__getattribute__(module, attr)
+
+    module.__dict__["__getattr__"] = complete
+    sys.modules[name] = module
+
+
+def _stand_in(name: str) -> types.ModuleType:
+    stub = types.ModuleType(name, f"stand-in for {name}, imported on first use (ibftkit.imports.deferred)")
+
+    def load(attr: str) -> Any:
+        real = sys.modules.get(name)
+        if real is None or real is stub:
+            sys.modules.pop(name, None)
+            real = importlib.import_module(name)
+        return getattr(real, attr)
+
+    stub.__getattr__ = load  # type: ignore[method-assign]
+    return stub
+
+
+@contextmanager
+def deferred(*names: str) -> Iterator[None]:
+    """Within the block, ``import NAME`` gives a stand-in that imports the real module on first
+    attribute use. Modules already imported are left as they are; afterwards the stand-ins leave
+    ``sys.modules``, so later imports anywhere get the real modules."""
+    stubs = {name: _stand_in(name) for name in names if name not in sys.modules}
+    sys.modules.update(stubs)
+    try:
+        yield
+    finally:
+        for name, stub in stubs.items():
+            if sys.modules.get(name) is stub:
+                del sys.modules[name]
