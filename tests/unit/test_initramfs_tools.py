@@ -131,7 +131,7 @@ def test_launcher_runs_the_staged_interpreter_isolated(tmp_path: Path, fake_pyth
     lines = launcher.read_text().splitlines()
     assert lines[0] == f"#!{fake_python.executable} -I"  # type: ignore[attr-defined]
     assert f'sys.path.insert(0, "{stage.PACKAGE_DIR}")' in lines
-    assert "from ibftkit.cli.init import main" in lines
+    assert "from ibftkit.cli.init import entry" in lines
     assert launcher.stat().st_mode & 0o777 == 0o755
 
 

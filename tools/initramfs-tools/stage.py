@@ -65,8 +65,8 @@ LAUNCHER = '''#!{python} -I
 """ibftkit-init in the initramfs (written by the ibftkit initramfs-tools hook)."""
 import sys
 sys.path.insert(0, "{package_dir}")
-from ibftkit.cli.init import main
-sys.exit(main())
+from ibftkit.cli.init import entry
+entry()
 '''
 
 

@@ -14,7 +14,7 @@ What goes in (vm-boot.md "Python in the guest"):
   image is smaller. (Images are written with mtime 0, so timestamp-checked ``__pycache__`` files
   would all be stale in the guest.) ``os.py`` stays as source: it is the interpreter's landmark
   for finding its standard library (``Modules/getpath.py``);
-- ``/usr/sbin/ibftkit-init``, a three-line launcher for ``ibftkit.cli.init:main`` run with ``-I``
+- ``/usr/sbin/ibftkit-init``, a four-line launcher for ``ibftkit.cli.init:entry`` run with ``-IS``
   (isolated: no environment variables, no user site);
 - the guest ``init`` of the caller's choice (``tools/vm/guest/init-ibftkit`` for the e2e mode).
 """
@@ -55,8 +55,8 @@ DYNLOAD_SKIP = ("_dbm.", "_gdbm.", "readline.", "_curses", "nis.", "_crypt.", "_
 LAUNCHER = f"""#!/usr/bin/{PY} -IS
 import sys
 sys.path.append("/{DIST}")
-from ibftkit.cli.init import main
-sys.exit(main())
+from ibftkit.cli.init import entry
+entry()
 """
 
 
