@@ -162,7 +162,8 @@ def test_timings_line_even_when_quiet(box: Box) -> None:
     assert r.code == 0, r.err
     (line,) = r.err.splitlines()
     assert re.fullmatch(r"ibftkit-init: times: start-up [0-9.]+ s, options [0-9.]+ s, source [0-9.]+ s, "
-                        r"plan [0-9.]+ s, network [0-9.]+ s, login [0-9.]+ s, total [0-9.]+ s", line), line
+                        r"plan [0-9.]+ s, network [0-9.]+ s, login [0-9.]+ s, total [0-9.]+ s \([0-9.]+-[0-9.]+ s since boot\)",
+                        line), line
 
 
 def test_table_written_by_real_firmware(tmp_path: Path) -> None:
