@@ -38,16 +38,14 @@ class Candidate:
 def scan_image(image: bytes, base: int = 0, *, skip_vga: bool = False) -> list[Candidate]:
     """Every 16-byte-aligned ``iBFT``/``BIFT`` signature in ``image`` (which starts at address ``base``)."""
     found = []
-    start = (-base) % L.SCAN_STEP
-    for pos in range(start, len(image) - 7, L.SCAN_STEP):
-        addr = base + pos
-        if skip_vga and L.VGA_START <= addr < L.VGA_END:
-            continue
-        sig = image[pos:pos + 4]
-        if sig in L.MEMORY_SIGNATURES:
-            length = int.from_bytes(image[pos + 4:pos + 8], "little")
-            found.append(Candidate(addr, sig.decode(), length))
-    return found
+    for signature in L.MEMORY_SIGNATURES:  # bytes.find, not a Python loop over 32768 slots (0.1 s in a guest)
+        pos = image.find(signature)
+        while 0 <= pos < len(image) - 7:
+            addr = base + pos
+            if addr % L.SCAN_STEP == 0 and not (skip_vga and L.VGA_START <= addr < L.VGA_END):
+                found.append(Candidate(addr, signature.decode(), int.from_bytes(image[pos + 4:pos + 8], "little")))
+            pos = image.find(signature, pos + 1)
+    return sorted(found, key=lambda c: c.offset)
 
 
 def decode_scan(image: bytes, *, base: int = 0, skip_vga: bool = False, label: str,
