@@ -304,6 +304,8 @@ class TableHeader:
 
 @dataclasses.dataclass(frozen=True)
 class Initiator:
+    """The initiator structure (iBFT 1.03 §1.4.3.1): the host's iSCSI name and its flags."""
+
     name: str | None = None
     index: int = 0
     flags: InitiatorFlags = InitiatorFlags.VALID | InitiatorFlags.BOOT_SELECTED
@@ -315,6 +317,8 @@ class Initiator:
 
 @dataclasses.dataclass(frozen=True)
 class Nic:
+    """One NIC structure (§1.4.3.2): address, prefix, gateway, DNS, DHCP server, VLAN, MAC, PCI address."""
+
     index: int = 0
     flags: NicFlags = NicFlags.VALID | NicFlags.BOOT_SELECTED
     ip_address: IPAddress | None = None
@@ -355,6 +359,8 @@ class Nic:
 
 @dataclasses.dataclass(frozen=True)
 class Target:
+    """One target structure (§1.4.3.3): portal, LUN, name, NIC index, CHAP, boot selection."""
+
     index: int = 0
     flags: TargetFlags = TargetFlags.VALID | TargetFlags.BOOT_SELECTED
     ip_address: IPAddress | None = None

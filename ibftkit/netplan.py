@@ -76,6 +76,8 @@ class Step:
 
 @dataclasses.dataclass(frozen=True)
 class LinkUp(Step):
+    """Set the link administratively up."""
+
     kind: ClassVar[str] = "link_up"
     ifname: str
 
@@ -85,6 +87,8 @@ class LinkUp(Step):
 
 @dataclasses.dataclass(frozen=True)
 class WaitCarrier(Step):
+    """Wait (bounded) until the link reports carrier."""
+
     kind: ClassVar[str] = "wait_carrier"
     ifname: str
 
@@ -94,6 +98,8 @@ class WaitCarrier(Step):
 
 @dataclasses.dataclass(frozen=True)
 class CreateVlan(Step):
+    """Create an 802.1Q link on the NIC for the firmware's VLAN id."""
+
     kind: ClassVar[str] = "create_vlan"
     ifname: str
     parent: str
@@ -105,6 +111,8 @@ class CreateVlan(Step):
 
 @dataclasses.dataclass(frozen=True)
 class AddAddress(Step):
+    """Put the NIC's address (with its prefix) on the link."""
+
     kind: ClassVar[str] = "add_address"
     ifname: str
     address: IPInterface
@@ -118,6 +126,8 @@ class AddAddress(Step):
 
 @dataclasses.dataclass(frozen=True)
 class RunDhcp(Step):
+    """Ask DHCP for the link's address instead of applying the firmware's (``--dhcp-rerun``)."""
+
     kind: ClassVar[str] = "run_dhcp"
     ifname: str
     nic_index: int
@@ -130,6 +140,8 @@ class RunDhcp(Step):
 
 @dataclasses.dataclass(frozen=True)
 class AddRoute(Step):
+    """A default route, or a host route to a target off the NIC's subnet."""
+
     kind: ClassVar[str] = "add_route"
     dst: IPNetwork
     gateway: IPAddress | None
@@ -151,6 +163,8 @@ class AddRoute(Step):
 
 @dataclasses.dataclass(frozen=True)
 class SetDns(Step):
+    """Write the DNS servers into resolv.conf."""
+
     kind: ClassVar[str] = "set_dns"
     servers: tuple[IPAddress, ...]
 
@@ -160,6 +174,8 @@ class SetDns(Step):
 
 @dataclasses.dataclass(frozen=True)
 class SetHostname(Step):
+    """Set the host name the firmware or DHCP gave."""
+
     kind: ClassVar[str] = "set_hostname"
     hostname: str
 
@@ -240,6 +256,8 @@ def find_link(nic: Nic, links: Sequence[LinkInfo]) -> LinkInfo:
 
 @dataclasses.dataclass
 class _NicState:
+    """A NIC of the configuration with the link it matched, while the plan is built."""
+
     nic: Nic
     link: LinkInfo
     l3: str  # the link that carries the address: the NIC's link or its VLAN link

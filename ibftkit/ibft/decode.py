@@ -50,6 +50,8 @@ def decode_table(data: bytes, *, source: str = "", strict: bool = False) -> Boot
 
 @dataclass
 class _Decoder:
+    """One decode of one table: the bytes, where they came from, and the warnings so far."""
+
     data: bytes
     source: str
     warnings: list[str] = field(default_factory=list)

@@ -30,6 +30,8 @@ SYSFS_IBFT = "sys/firmware/ibft"
 
 @dataclass(frozen=True)
 class Candidate:
+    """A signature found in a memory window: where, which, and the length field after it."""
+
     offset: int  # address (for /dev/mem) or file offset
     signature: str
     length: int
