@@ -29,6 +29,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .early import lower_links as lower_links  # re-exported: the undo of raise_links
+from .early import raise_links as raise_links
 from .errors import IbftkitError, NetError
 from .links import LinkInfo
 from .netplan import AddAddress, AddRoute, CreateVlan, LinkUp, NetPlan, RunDhcp, SetDns, SetHostname, Step, WaitCarrier
@@ -77,60 +79,6 @@ class ApplyResult:
 
 class _StepFailed(Exception):
     """Internal: why a step failed, before it gets its step number."""
-
-
-# --- links up before the imports -------------------------------------------------------------------
-
-SIOCGIFFLAGS, SIOCSIFFLAGS = 0x8913, 0x8914  # netdevice(7)
-_IFREQ = "16sH22x"  # struct ifreq: ifr_name[IFNAMSIZ], ifr_flags (short), padding to 40 bytes
-
-
-def _set_up(sock: socket.socket, ifname: str, up: bool) -> bool:
-    """Set or clear ``IFF_UP`` on ``ifname``; ``True`` when that changed something."""
-    import fcntl
-    import struct
-
-    name = ifname.encode()
-    (flags,) = struct.unpack_from("16xH", fcntl.ioctl(sock, SIOCGIFFLAGS, struct.pack(_IFREQ, name, 0)))
-    if bool(flags & IFF_UP) == up:
-        return False
-    fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack(_IFREQ, name, (flags | IFF_UP) if up else (flags & ~IFF_UP)))
-    return True
-
-
-def raise_links(names: Sequence[str]) -> tuple[str, ...]:
-    """Set the links ``names`` up now, by ``ioctl(SIOCSIFFLAGS)``, before pyroute2 is imported.
-
-    Carrier negotiation (seconds on a real NIC) then runs while Python imports the rest.
-    Best effort: a link that is missing or refuses is left for ``apply_plan``'s own step to report.
-    Returns the links this call set up; pass them to ``apply_plan(raised=...)``, which counts them
-    as its own change (undone on failure), or to :func:`lower_links`.
-    """
-    raised = []
-    try:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    except OSError:
-        return ()
-    with sock:
-        for ifname in names:
-            try:
-                if _set_up(sock, ifname, True):
-                    raised.append(ifname)
-            except (OSError, ValueError):
-                continue
-    return tuple(raised)
-
-
-def lower_links(names: Sequence[str]) -> None:
-    """Set the links ``names`` down again (the undo of :func:`raise_links`); best effort."""
-    if not names:
-        return
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        for ifname in names:
-            try:
-                _set_up(sock, ifname, False)
-            except (OSError, ValueError):
-                continue
 
 
 # --- netlink plumbing ----------------------------------------------------------------------------

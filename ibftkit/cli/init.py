@@ -160,7 +160,25 @@ def _exit_code(e: BaseException, phase: int) -> int:
     return phase if isinstance(e, IbftkitError) else 1
 
 
-def run(args: argparse.Namespace, log: Any, state: dict[str, int], phases: Any = None) -> int:
+class Links:
+    """Links this run set up: they stay up only once the network is configured (after a login
+    failure the network stays, for a rescue shell); ``main`` sets them down again otherwise.
+    ``apply_plan`` undoes its own steps; this covers what went up before it (``ibftkit.early``)."""
+
+    def __init__(self, raised: Sequence[str] = ()) -> None:
+        self.raised = list(raised)
+        self.configured = False
+
+    def release(self) -> None:
+        if self.raised and not self.configured:
+            from ..early import lower_links
+
+            lower_links(self.raised)
+            self.raised = []
+
+
+def run(args: argparse.Namespace, log: Any, state: dict[str, int], phases: Any = None,
+        links: Links | None = None) -> int:
     from .. import iscsi
     from ..cmdline import load_cmdline
     from ..errors import IscsiLoginError, UsageError
@@ -168,6 +186,7 @@ def run(args: argparse.Namespace, log: Any, state: dict[str, int], phases: Any =
     from ..timing import Phases
 
     phases = phases or Phases()
+    links = links if links is not None else Links()
     cl = load_cmdline(args.cmdline)
     log.add_secrets(cl.secrets())
     for netroot in cl.netroots:
@@ -212,85 +231,80 @@ def run(args: argparse.Namespace, log: Any, state: dict[str, int], phases: Any =
     if explicit is not None:
         log.add_secrets(explicit.secrets())
     found = find_config(cl, settings, log, explicit=explicit, explicit_detail=detail)
-    # Links this run set up stay up only once the network is configured (a login failure leaves it
-    # for a rescue shell); apply_plan undoes its own steps, this covers failures before it.
-    raised: tuple[str, ...] = found.raised
-    network_done = False
-    try:
-        if by_dhcp:
-            found.dhcp_rerun = True
-        out = sys.stdout
-        if found.config is None:  # a dry run that needs DHCP to go on
-            out.write(f"source: {found.describe()}\n")
-            out.write(f"would run DHCP on: {', '.join(found.would_dhcp_on) or '(no interface)'}\n")
-            out.write("the network plan and the login commands depend on the lease\n")
-            return EXIT_OK
-        cfg = found.config
-        log.add_secrets(cfg.secrets())
-        if not args.dry_run:  # the dry run prints these on stdout
-            log.progress(found.describe())
-            for w in cfg.warnings:
-                log.warning(w)
-        order = cfg.login_order()
-        problems = iscsi.login_problems(cfg, order[0])
-        if problems:
-            raise NoBootConfig(f"{cfg.source}: cannot log in to {iscsi.target_label(order[0])}: " + "; ".join(problems))
-
-        backend: iscsi.Backend
-        merged = iscsi.merge_params(params)
-        if backend_name == "iscsiadm":
-            backend = iscsi.IscsiadmBackend(args.iscsiadm, args.iscsid, params=merged, node_dir=args.node_dir,
-                                            run_dir=args.run_dir, pidfile=args.iscsid_pidfile,
-                                            sys_root=args.firmware_root, timeout=args.login_timeout)
-            programs = [args.iscsiadm, args.iscsid]
-        else:
-            backend = iscsi.IscsistartBackend(args.iscsistart, params=merged, sys_root=args.firmware_root,
-                                              timeout=args.login_timeout)
-            programs = [args.iscsistart]
-
-        state["phase"] = EXIT_NETWORK
-        phases.begin("plan")
-        from ..links import list_links
-        from ..netplan import plan_network
-
-        rerun = args.dhcp_rerun or cl.dhcp_rerun or found.dhcp_rerun
-        if args.dry_run:
-            return _dry_run(cfg, found, backend, order, retries=retries, backoff=backoff, log=log,
-                            plan=lambda: plan_network(cfg, links=list_links(), dhcp_rerun=rerun,
-                                                      set_hostname=not args.no_hostname))
-        plan = plan_network(cfg, links=list_links(), dhcp_rerun=rerun, set_hostname=not args.no_hostname)
-
-        missing = [p for p in programs if not _executable(p)]
-        if missing:
-            state["phase"] = EXIT_LOGIN
-            raise IscsiLoginError(f"{missing[0]}: not found or not executable (needed to log in; "
-                                  f"--{'iscsistart' if backend_name == 'iscsistart' else 'backend'})")
-        phases.begin("network")
-        from ..net import apply_plan, raise_links
-        from ..netplan import LinkUp
-
-        # Up first, so carrier negotiation runs while pyroute2 is imported (docs/init.md "Start-up").
-        raised += raise_links([step.ifname for step in plan.steps if isinstance(step, LinkUp)])
-        for note in plan.notes:
-            log.info(f"note: {note}")
-
-        def net_progress(text: str) -> None:
-            (log.progress if text.startswith("waiting") else log.info)(text)
-
-        apply_plan(plan, resolv_conf=args.resolv_conf, carrier_timeout=carrier_timeout, progress=net_progress,
-                   raised=raised, dhcp_timeout=dhcp_timeout)
-        network_done = True
-        state["phase"] = EXIT_LOGIN
-        phases.begin("login")
-        outcomes = iscsi.login_all(backend, cfg, policy=iscsi.RetryPolicy(retries=retries, backoff=backoff), log=log)
-        ok = sum(1 for o in outcomes if o.ok)
-        log.info(f"{ok} of {len(outcomes)} target{'s' if len(outcomes) != 1 else ''} logged in")
+    links.raised += found.raised
+    if by_dhcp:
+        found.dhcp_rerun = True
+    out = sys.stdout
+    if found.config is None:  # a dry run that needs DHCP to go on
+        out.write(f"source: {found.describe()}\n")
+        out.write(f"would run DHCP on: {', '.join(found.would_dhcp_on) or '(no interface)'}\n")
+        out.write("the network plan and the login commands depend on the lease\n")
         return EXIT_OK
-    finally:
-        if raised and not network_done:
-            from ..net import lower_links
+    cfg = found.config
+    log.add_secrets(cfg.secrets())
+    if not args.dry_run:  # the dry run prints these on stdout
+        log.progress(found.describe())
+        for w in cfg.warnings:
+            log.warning(w)
+    order = cfg.login_order()
+    problems = iscsi.login_problems(cfg, order[0])
+    if problems:
+        raise NoBootConfig(f"{cfg.source}: cannot log in to {iscsi.target_label(order[0])}: " + "; ".join(problems))
 
-            lower_links(raised)
+    backend: iscsi.Backend
+    merged = iscsi.merge_params(params)
+    if backend_name == "iscsiadm":
+        backend = iscsi.IscsiadmBackend(args.iscsiadm, args.iscsid, params=merged, node_dir=args.node_dir,
+                                        run_dir=args.run_dir, pidfile=args.iscsid_pidfile,
+                                        sys_root=args.firmware_root, timeout=args.login_timeout)
+        programs = [args.iscsiadm, args.iscsid]
+    else:
+        backend = iscsi.IscsistartBackend(args.iscsistart, params=merged, sys_root=args.firmware_root,
+                                          timeout=args.login_timeout)
+        programs = [args.iscsistart]
+
+    state["phase"] = EXIT_NETWORK
+    phases.begin("plan")
+    from ..links import list_links
+    from ..netplan import plan_network
+
+    rerun = args.dhcp_rerun or cl.dhcp_rerun or found.dhcp_rerun
+    if args.dry_run:
+        return _dry_run(cfg, found, backend, order, retries=retries, backoff=backoff, log=log,
+                        plan=lambda: plan_network(cfg, links=list_links(), dhcp_rerun=rerun,
+                                                  set_hostname=not args.no_hostname))
+    plan = plan_network(cfg, links=list_links(), dhcp_rerun=rerun, set_hostname=not args.no_hostname)
+
+    missing = [p for p in programs if not _executable(p)]
+    if missing:
+        state["phase"] = EXIT_LOGIN
+        raise IscsiLoginError(f"{missing[0]}: not found or not executable (needed to log in; "
+                              f"--{'iscsistart' if backend_name == 'iscsistart' else 'backend'})")
+    phases.begin("network")
+    from ..net import apply_plan, lower_links, raise_links
+    from ..netplan import LinkUp
+
+    # Up before pyroute2 is imported, so carrier negotiation overlaps the import (docs/init.md
+    # "Start-up"); links set up at start-up that the plan does not use go down again.
+    wanted = [step.ifname for step in plan.steps if isinstance(step, LinkUp)]
+    lower_links([n for n in links.raised if n not in wanted])
+    links.raised = [n for n in links.raised if n in wanted]
+    links.raised += raise_links(wanted)
+    for note in plan.notes:
+        log.info(f"note: {note}")
+
+    def net_progress(text: str) -> None:
+        (log.progress if text.startswith("waiting") else log.info)(text)
+
+    apply_plan(plan, resolv_conf=args.resolv_conf, carrier_timeout=carrier_timeout, progress=net_progress,
+               raised=links.raised, dhcp_timeout=dhcp_timeout)
+    links.configured = True
+    state["phase"] = EXIT_LOGIN
+    phases.begin("login")
+    outcomes = iscsi.login_all(backend, cfg, policy=iscsi.RetryPolicy(retries=retries, backoff=backoff), log=log)
+    ok = sum(1 for o in outcomes if o.ok)
+    log.info(f"{ok} of {len(outcomes)} target{'s' if len(outcomes) != 1 else ''} logged in")
+    return EXIT_OK
 
 
 def _dry_run(cfg: Any, found: Any, backend: Any, order: list[Any], *, retries: int, backoff: float, log: Any,
@@ -332,6 +346,21 @@ def _executable(program: str) -> bool:
     return shutil.which(program, path=CLEAN_PATH) is not None
 
 
+def _early_links(args: Sequence[str]) -> tuple[str, ...]:
+    """Set the firmware's NICs up before anything else is imported (``ibftkit.early``): only for a
+    real run that may read this system's iBFT (not ``--dry-run``, ``--ibft``, ``--root-path``, help)."""
+    root = "/"
+    for k, arg in enumerate(args):
+        name = arg.split("=", 1)[0]
+        if name in ("--dry-run", "--ibft", "--root-path", "-h", "--help") or name.startswith("--dry"):
+            return ()
+        if name == "--firmware-root":
+            root = arg.split("=", 1)[1] if "=" in arg else (args[k + 1] if k + 1 < len(args) else root)
+    from ..early import firmware_links, raise_links
+
+    return raise_links(firmware_links(root))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from ..log import Log, level_from_flags
     from ..timing import Phases
@@ -339,6 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     phases = Phases()
     args_list = list(sys.argv[1:] if argv is None else argv)
+    links = Links(_early_links(args_list))
     debug = "--debug" in args_list
     log = Log(prog=PROG, level=level_from_flags(debug=debug))
     state = {"phase": EXIT_USAGE}
@@ -359,7 +389,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.level = level_from_flags(quiet=args.quiet or bool(cl_flags and cl_flags.quiet),
                                      verbose=args.verbose or bool(cl_flags and cl_flags.verbose),
                                      debug=args.debug or bool(cl_flags and cl_flags.debug))
-        return run(args, log, state, phases)
+        for name in links.raised:
+            log.info(f"set {name} up at start-up (its MAC is a NIC's in /sys/firmware/ibft)")
+        return run(args, log, state, phases, links)
 
     def boundary() -> int:
         """Every error becomes one redacted line on stderr and in the kernel log, and an exit status."""
@@ -383,6 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return guarded(PROG, boundary, debug=debug)  # ^C and a closed stdout
     finally:
+        links.release()
         if state.get("timings"):
             log.report(f"times: {phases.summary()}")
         log.close()

@@ -14,6 +14,7 @@ outside iscsistart's own ``-w``/``-W`` values.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import stat
 import subprocess
@@ -162,8 +163,35 @@ def test_timings_line_even_when_quiet(box: Box) -> None:
     assert r.code == 0, r.err
     (line,) = r.err.splitlines()
     assert re.fullmatch(r"ibftkit-init: times: start-up [0-9.]+ s, options [0-9.]+ s, source [0-9.]+ s, "
-                        r"plan [0-9.]+ s, network [0-9.]+ s, login [0-9.]+ s, total [0-9.]+ s \([0-9.]+-[0-9.]+ s since boot\)",
-                        line), line
+                        r"plan [0-9.]+ s, network [0-9.]+ s, login [0-9.]+ s, total [0-9.]+ s "
+                        r"\([0-9.]+-[0-9.]+ s since boot\)", line), line
+
+
+def _firmware_tree(box: Box, cfg: BootConfig) -> None:
+    """This system's iBFT as the ACPI table and the kernel's view of its NIC, under --firmware-root."""
+    fw = box.tmp / "fw" / "sys/firmware"
+    (fw / "acpi/tables").mkdir(parents=True, exist_ok=True)
+    (fw / "acpi/tables/iBFT").write_bytes(encode_table(cfg))
+    (fw / "ibft/ethernet0").mkdir(parents=True, exist_ok=True)
+    (fw / "ibft/ethernet0/mac").write_text(cfg.nics[0].mac + "\n")  # type: ignore[operator]
+
+
+def test_firmware_nic_is_set_up_first_and_down_again_when_the_run_fails(box: Box) -> None:
+    """ibftkit.early: the NIC of the kernel's iBFT view goes up before anything is imported; when no
+    login is possible (here: the table's target has no name) it goes down again, exit 3."""
+    _firmware_tree(box, table())
+    r = box.init("--verbose")
+    assert r.code == 0, r.err
+    assert any("set c0 up (before the imports)" in ln for ln in r.err.splitlines())
+    sh("ip", "link", "set", "c0", "down", ns=box.client)
+    sh("ip", "addr", "flush", "dev", "c0", ns=box.client)
+    bad = table()
+    _firmware_tree(box, bad.replace(targets=(dataclasses.replace(bad.targets[0], name=""),)))
+    r = box.init("--verbose")
+    assert r.code == 3, r.err
+    assert r.err.splitlines()[0] == "ibftkit-init: set c0 up at start-up (its MAC is a NIC's in /sys/firmware/ibft)"
+    assert "state DOWN" in sh("ip", "link", "show", "c0", ns=box.client).stdout
+    assert calls(box.tmp / "rec")[1:] == []  # only the first run logged in
 
 
 def test_table_written_by_real_firmware(tmp_path: Path) -> None:

@@ -17,7 +17,8 @@ def test_phases_from_the_process_start() -> None:
 
 def test_unknown_or_future_start_counts_from_now() -> None:
     assert Phases(started=None, now=5.0).start <= 5.0
-    assert Phases(started=9.0, now=5.0).summary(now=5.5) == "start-up 0.00 s, options 0.50 s, total 0.50 s (5.00-5.50 s since boot)"
+    assert Phases(started=9.0, now=5.0).summary(now=5.5) == ("start-up 0.00 s, options 0.50 s, total 0.50 s "
+                                                          "(5.00-5.50 s since boot)")
 
 
 def test_process_start_reads_field_22(tmp_path: Path) -> None:

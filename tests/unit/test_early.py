@@ -1,0 +1,34 @@
+"""``ibftkit.early``: which links ibftkit-init sets up before anything else (a fake sysfs tree)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ibftkit.early import firmware_links
+
+
+def _link(root: Path, name: str, mac: str, uevent: str = "") -> None:
+    d = root / "sys/class/net" / name
+    d.mkdir(parents=True)
+    (d / "address").write_text(mac + "\n")
+    (d / "uevent").write_text(f"INTERFACE={name}\n{uevent}")
+
+
+def test_the_kernels_ibft_macs_name_the_links(tmp_path: Path) -> None:
+    fw, net = tmp_path / "fw", tmp_path / "net"
+    for n, mac in (("ethernet0", "52:54:00:12:34:56"), ("ethernet1", "00:00:00:00:00:00")):
+        (fw / "sys/firmware/ibft" / n).mkdir(parents=True)
+        (fw / "sys/firmware/ibft" / n / "mac").write_text(mac + "\n")
+    (fw / "sys/firmware/ibft/target0").mkdir()
+    _link(net, "eth0", "52:54:00:12:34:56")
+    _link(net, "eth0.299", "52:54:00:12:34:56", "DEVTYPE=vlan\n")  # borrows the MAC: never the firmware NIC
+    _link(net, "eth1", "52:54:00:ab:cd:ef")
+    _link(net, "lo", "00:00:00:00:00:00")
+    assert firmware_links(str(fw), str(net)) == ("eth0",)
+
+
+def test_no_ibft_view_no_links(tmp_path: Path) -> None:
+    _link(tmp_path, "eth0", "52:54:00:12:34:56")
+    assert firmware_links(str(tmp_path), str(tmp_path)) == ()
+    (tmp_path / "sys/firmware/ibft").mkdir(parents=True)
+    assert firmware_links(str(tmp_path), str(tmp_path)) == ()
