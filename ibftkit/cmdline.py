@@ -1,7 +1,7 @@
 """The kernel command line as ``ibftkit-init`` reads it (``/proc/cmdline``, injectable).
 
-Words are split as the kernel's ``next_arg`` does (double quotes group; ``ibftkit.initiator``'s
-``split_cmdline``). For a key given more than once the last wins, except where noted.
+Words are split as the kernel's ``next_arg`` does (double quotes group;
+:func:`split_cmdline`). For a key given more than once the last wins, except where noted.
 
 ibftkit's own keys (documented in ``docs/init.md``):
 
@@ -45,13 +45,39 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .errors import UsageError
-from .initiator import split_cmdline
 
 CMDLINE_PATH = "/proc/cmdline"
 SOURCES = ("ibft", "dhcp", "cmdline")
 BACKENDS = ("iscsistart", "iscsiadm")
 _FIRMWARE_FLAGS = ("rd.iscsi.firmware", "iscsi_firmware", "rd.iscsi.ibft", "iscsi_auto")
 _FALSE = ("0", "no", "false", "off")
+
+
+def split_cmdline(text: str) -> list[tuple[str, str | None]]:
+    """Kernel command-line words as ``(key, value)``; double quotes group as the kernel's
+    ``next_arg`` does (``key="a b"`` and ``"key=a b"``); a bare word has value ``None``."""
+    words: list[str] = []
+    current: list[str] = []
+    quoted = in_word = False
+    for c in text:
+        if c == '"':
+            quoted = not quoted
+            in_word = True
+        elif c.isspace() and not quoted:
+            if in_word:
+                words.append("".join(current))
+            current, in_word = [], False
+        else:
+            current.append(c)
+            in_word = True
+    if in_word:
+        words.append("".join(current))
+    out: list[tuple[str, str | None]] = []
+    for word in words:
+        key, eq, value = word.partition("=")
+        out.append((key, value if eq else None))
+    return out
+
 
 
 class IpSpec(NamedTuple):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from .cmdline import split_cmdline as split_cmdline  # re-exported (it lived here)
 from .errors import IscsiNameError
 from .iscsiname import show, validate_iscsi_name
 
@@ -36,32 +37,6 @@ class ResolvedInitiator:
     name: str | None
     source: str
     warnings: tuple[str, ...] = ()
-
-
-def split_cmdline(text: str) -> list[tuple[str, str | None]]:
-    """Kernel command-line words as ``(key, value)``; double quotes group as the kernel's
-    ``next_arg`` does (``key="a b"`` and ``"key=a b"``); a bare word has value ``None``."""
-    words: list[str] = []
-    current: list[str] = []
-    quoted = in_word = False
-    for c in text:
-        if c == '"':
-            quoted = not quoted
-            in_word = True
-        elif c.isspace() and not quoted:
-            if in_word:
-                words.append("".join(current))
-            current, in_word = [], False
-        else:
-            current.append(c)
-            in_word = True
-    if in_word:
-        words.append("".join(current))
-    out: list[tuple[str, str | None]] = []
-    for word in words:
-        key, eq, value = word.partition("=")
-        out.append((key, value if eq else None))
-    return out
 
 
 def name_from_cmdline(text: str) -> tuple[str, str, tuple[str, ...]] | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import json
 import sys
 from typing import Any
 
@@ -117,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
     warn_config(cfg)
     plan = plan_network(cfg, links=list_links(), dhcp_rerun=args.dhcp_rerun, set_hostname=not args.no_hostname)
     if args.json:
+        import json
+
         sys.stdout.write(json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n")
     else:
         sys.stdout.write(plan.render_text())
