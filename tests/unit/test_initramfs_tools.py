@@ -1,5 +1,5 @@
 """tools/initramfs-tools: what stage.py puts into an image tree, the boot script's trigger words, the
-install script (docs/initramfs.md). The real build and boot are in tests/vm/test_initramfs_tools.py.
+install script (docs/initramfs.md). The real build and boot are in tests/vm/test_initramfs_boot.py.
 
 stage.py runs here against a fake interpreter tree (``Interpreter``) and fake packages (``path=``),
 compiling in-process (``workers=1``); the shell parts run under ``sh`` (``allow_subprocess``).
