@@ -27,7 +27,10 @@ APPEND = "console=ttyS0 quiet panic=1 ibftkit.vm=view"
 @dataclass(frozen=True)
 class KernelView:
     name: str
-    table: bytes  # the bytes the guest read back from its memory
+    # What the guest's /dev/mem scan found at 0x98000: nothing, as a rule. The kernel shows System
+    # RAM below 1 MB as zeros (devmem_is_allowed()) and the loader's page is ordinary RAM, unlike
+    # iPXE's own table in memory iPXE reserved. The proof that the kernel saw the table is its view.
+    table: bytes
     sysfs: str
     iscsistart_f: str
     iscsistart_rc: int
