@@ -8,7 +8,11 @@ Modules:
 - ``serial``     the guest's marker protocol on the serial console, parsed on the host
 - ``tgt``        a private ``tgtd`` with marker LUNs
 - ``kernelview`` ``tools/vm/kernel-view``: the kernel's view of any table
-- ``capture``    ``tools/vm/capture``: tables written by real iPXE firmware
+- ``capture``    ``tools/vm/capture``: tables written by real iPXE firmware; the cases, ``boot_case``
+- ``pyguest``    the ibftkit-init image (Python, ibftkit, construct, pyroute2) and the e2e runner
+- ``dhcpnet``    the DHCP path: a tap, dnsmasq (options 17/203) and tgtd in a namespace, direct boot
+- ``vlanswitch`` a userspace 802.1Q switch between QEMU's ``-netdev dgram`` and a tap (the VLAN case)
+- ``netns``      the private network namespace every VM that talks to a target runs in
 
 See ``docs/vm-harness.md`` and ``/work/shared/reference/vm-boot.md`` (the recipe this follows).
 """
