@@ -171,10 +171,17 @@ class _Applier:
         self.ipr = ipr
         self.dhcp_timeout = dhcp_timeout
         self.raised = frozenset(raised)
+        self._indexes: dict[str, int] = {}
         self.result = result
         self.resolv_conf = resolv_conf
         self.carrier_timeout = carrier_timeout
         self.progress = progress or (lambda _msg: None)
+
+    def index(self, ifname: str) -> int:
+        """The link's index; looked up once per run (each lookup is a netlink dump of every link)."""
+        if ifname not in self._indexes:
+            self._indexes[ifname] = _index(self.ipr, ifname)
+        return self._indexes[ifname]
 
     def record(self, kind: str, what: str, **data: Any) -> None:
         self.result.changes.append(Change(kind, what, tuple(data.items())))
@@ -184,7 +191,7 @@ class _Applier:
         return str(handler(step))
 
     def _link_up(self, step: LinkUp) -> str:
-        index = _index(self.ipr, step.ifname)
+        index = self.index(step.ifname)
         if int(_link(self.ipr, index)["flags"]) & IFF_UP:
             if step.ifname not in self.raised:
                 return f"{step.ifname} already up"
@@ -195,7 +202,7 @@ class _Applier:
         return f"set {step.ifname} up"
 
     def _wait_carrier(self, step: WaitCarrier) -> str:
-        index = _index(self.ipr, step.ifname)
+        index = self.index(step.ifname)
         start = time.monotonic()
         next_report = 1.0
         while True:
@@ -212,7 +219,7 @@ class _Applier:
             time.sleep(min(POLL_INTERVAL, max(0.0, self.carrier_timeout - elapsed)))
 
     def _create_vlan(self, step: CreateVlan) -> str:
-        parent = _index(self.ipr, step.parent)
+        parent = self.index(step.parent)
         existing = self.ipr.link_lookup(ifname=step.ifname)
         if existing:
             msg = _link(self.ipr, existing[0])
@@ -229,7 +236,7 @@ class _Applier:
             if getattr(e, "code", None) == errno.EOPNOTSUPP:
                 raise _StepFailed("kernel has no 802.1Q support (modprobe 8021q)") from None
             raise
-        index = _index(self.ipr, step.ifname)
+        index = self.index(step.ifname)
         self.record("link_created", f"created {step.ifname}", index=index, ifname=step.ifname)
         return f"created {step.ifname}"
 
@@ -237,7 +244,7 @@ class _Applier:
         return self._address(step.ifname, step.address)
 
     def _address(self, ifname: str, iface: ipaddress.IPv4Interface | ipaddress.IPv6Interface) -> str:
-        index = _index(self.ipr, ifname)
+        index = self.index(ifname)
         family = socket.AF_INET if iface.version == 4 else socket.AF_INET6
         ip, plen = str(iface.ip), iface.network.prefixlen
         for msg in self.ipr.get_addr(index=index, family=family):
@@ -269,7 +276,7 @@ class _Applier:
                 if r.get("RTA_TABLE", r["table"]) == RT_TABLE_MAIN]
 
     def _add_route(self, step: AddRoute) -> str:
-        index = _index(self.ipr, step.ifname)
+        index = self.index(step.ifname)
         family = socket.AF_INET if step.dst.version == 4 else socket.AF_INET6
         dst, plen = str(step.dst.network_address), step.dst.prefixlen
         gw = None if step.gateway is None else str(step.gateway)
