@@ -47,7 +47,8 @@ PACKAGES = ("ibftkit", "construct", "pyroute2")
 DHCP_PACKAGES = ("scapy",)
 MIN_PYTHON = (3, 11)
 
-# Standard-library entries no ibftkit-init path imports (pyguest.STDLIB_SKIP).
+# Standard-library entries no ibftkit-init path imports (the VM harness's image uses these too:
+# tools/vm/vmharness/pyguest.py).
 STDLIB_SKIP = frozenset({
     "test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "pydoc_data", "distutils",
     "venv", "dbm", "curses", "xmlrpc", "wsgiref", "turtle.py", "pydoc.py",
@@ -55,7 +56,7 @@ STDLIB_SKIP = frozenset({
     "ftplib.py", "EXTERNALLY-MANAGED", "LICENSE.txt", "site-packages", "dist-packages",
 })
 # lib-dynload modules nothing imports whose libraries (Berkeley DB, Kerberos via nis, readline,
-# ncurses) would add megabytes (pyguest.DYNLOAD_SKIP).
+# ncurses) would add megabytes.
 DYNLOAD_SKIP = ("_dbm.", "_gdbm.", "readline.", "_curses", "nis.", "_crypt.", "_test", "xxlimited",
                 "_xxtestfuzz", "_ctypes_test", "audioop.")
 # Inside any copied tree.

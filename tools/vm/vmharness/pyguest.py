@@ -25,7 +25,9 @@ import importlib.util
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,18 +40,26 @@ from .tgt import marker
 REPO = Path(__file__).resolve().parents[3]
 PY = "python3.11"
 DIST = "usr/lib/python3/dist-packages"
-# Standard-library entries no ibftkit-init path imports (checked by the e2e boots: a missing module
-# there fails the case). Kept: asyncio, concurrent, json, logging, email, ... (pyroute2 uses them).
-STDLIB_SKIP = frozenset({
-    "test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "pydoc_data", "distutils",
-    "venv", "dbm", "curses", "xmlrpc", "wsgiref", "turtle.py", "pydoc.py",
-    "doctest.py", "_pydecimal.py", "mailbox.py", "imaplib.py", "nntplib.py", "smtplib.py",
-    "ftplib.py", "EXTERNALLY-MANAGED", "LICENSE.txt", "site-packages", "dist-packages",
-})
-# lib-dynload modules nothing on the path imports, whose libraries (Berkeley DB, Kerberos via nis,
-# readline, ncurses) would add megabytes.
-DYNLOAD_SKIP = ("_dbm.", "_gdbm.", "readline.", "_curses", "nis.", "_crypt.", "_test", "xxlimited",
-                "_xxtestfuzz", "_ctypes_test", "audioop.")
+def _initramfs_stage() -> types.ModuleType:
+    """tools/initramfs-tools/stage.py, which builds the same tree for Debian's initramfs: one list of
+    what the guest's standard library leaves out, for both."""
+    path = REPO / "tools/initramfs-tools/stage.py"
+    spec = importlib.util.spec_from_file_location("ibftkit_initramfs_stage", path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"{path}: cannot be loaded")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses looks its module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+_STAGE = _initramfs_stage()
+# Standard-library entries no ibftkit-init path imports, and lib-dynload modules nothing on the path
+# imports whose libraries (Berkeley DB, Kerberos via nis, readline, ncurses) would add megabytes.
+# Checked by the e2e boots: a missing module there fails the case. Kept: asyncio, concurrent, json,
+# logging, email, ... (pyroute2 uses them).
+STDLIB_SKIP: frozenset[str] = _STAGE.STDLIB_SKIP
+DYNLOAD_SKIP: tuple[str, ...] = _STAGE.DYNLOAD_SKIP
 # -I: isolated (no PYTHON* variables, no user site); -S: no site module (its work is finding
 # site-packages: the one directory it would add is added here, 0.05 s sooner).
 LAUNCHER = f"""#!/usr/bin/{PY} -IS
