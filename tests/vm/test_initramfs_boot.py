@@ -30,7 +30,6 @@ from vmharness.netns import private_netns
 
 pytestmark = pytest.mark.vm
 
-RUN_ALL = os.environ.get("IBFTKIT_VM_ALL") == "1"  # the coexistence boot too (see conftest.py)
 ROOT = Path(__file__).resolve().parents[2]
 MKIMAGE = ROOT / "tools" / "initramfs-tools" / "mkimage"
 # What a build must leave as it was on the host (the hook is installed into a private directory,
@@ -217,7 +216,6 @@ def test_no_ibft_panics_with_the_reason(mkinitramfs_ready: Assets, images: Calla
     assert "Traceback" not in serial and TAG not in serial
 
 
-@pytest.mark.skipif(not RUN_ALL, reason="IBFTKIT_VM_ALL=1: open-iscsi's own script logs in first, then ibftkit's")
 def test_after_open_iscsi_login(mkinitramfs_ready: Assets, images: Callable[[str], Image], rootfs: Path,
                                 tmp_path: Path) -> None:
     """With open-iscsi's iscsi_auto as well, its local-top script logs in first (iscsistart -b);
