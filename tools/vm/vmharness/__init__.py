@@ -13,6 +13,7 @@ Modules:
 - ``dhcpnet``    the DHCP path: a tap, dnsmasq (options 17/203) and tgtd in a namespace, direct boot
 - ``vlanswitch`` a userspace 802.1Q switch between QEMU's ``-netdev dgram`` and a tap (the VLAN case)
 - ``netns``      the private network namespace every VM that talks to a target runs in
+- ``procs``      stopping the daemons the harness starts (SIGTERM, grace, SIGKILL to the group)
 
 See ``docs/vm-harness.md`` and ``/work/shared/reference/vm-boot.md`` (the recipe this follows).
 """

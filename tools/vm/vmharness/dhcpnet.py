@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -37,6 +36,7 @@ from . import qemu, serial
 from .assets import Assets
 from .capture import IQN, PORT, TargetSpec, _anchor_times
 from .netns import private_netns
+from .procs import end_group
 from .pyguest import E2eResult, check_e2e
 from .tgt import Tgtd, marker
 
@@ -135,13 +135,7 @@ class Dnsmasq:
     def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # dnsmasq --no-daemon exits on SIGTERM
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_group(self.proc, grace=5)  # dnsmasq --no-daemon exits on SIGTERM
         self.proc = None
 
     def __enter__(self) -> Dnsmasq:

@@ -12,11 +12,12 @@ Stopping (vm-boot.md "Cleaning up"): ``tgtd`` with targets does not exit on SIGT
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .procs import end_group
 
 DISK_BYTES = 1 << 20
 SOCKET_DIR = Path("/var/run/tgtd")
@@ -110,16 +111,8 @@ class Tgtd:
             if self.proc.poll() is None:
                 self.adm("--op", "update", "--mode", "sys", "--name", "State", "-v", "offline", check=False)
                 self.adm("--op", "delete", "--mode", "system", check=False)
-                try:
-                    self.proc.wait(timeout=3)
-                except subprocess.TimeoutExpired:
-                    pass
         finally:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait()
+            end_group(self.proc, grace=3, term=False)  # asked by tgtadm: tgtd with targets ignores SIGTERM
             for suffix in ("", ".lock"):
                 (SOCKET_DIR / f"socket.{self.control_port}{suffix}").unlink(missing_ok=True)
             self.proc = None

@@ -39,6 +39,7 @@ from . import qemu
 from .assets import Assets
 from .capture import IQN, Case, TargetSpec
 from .netns import private_netns
+from .procs import end_group
 from .pyguest import REPO, E2eResult, check_e2e
 from .tgt import Tgtd
 
@@ -203,17 +204,8 @@ class VlanSwitch:
         if self.proc is None:
             return self.counters
         try:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
+            end_group(self.proc, grace=10)
         finally:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait()
             if self.proc.stdout:
                 self.proc.stdout.close()
             self.proc = None
