@@ -285,7 +285,7 @@ def run(args: argparse.Namespace, log: Any, state: dict[str, int], phases: Any =
     from ..netplan import LinkUp
 
     # Up before pyroute2 is imported, so carrier negotiation overlaps the import (docs/init.md
-    # "Start-up"); links set up at start-up that the plan does not use go down again.
+    # "Boot time"); links set up at start-up that the plan does not use go down again.
     wanted = [step.ifname for step in plan.steps if isinstance(step, LinkUp)]
     lower_links([n for n in links.raised if n not in wanted])
     links.raised = [n for n in links.raised if n in wanted]
@@ -346,13 +346,17 @@ def _executable(program: str) -> bool:
     return shutil.which(program, path=CLEAN_PATH) is not None
 
 
+_NOT_EARLY = ("--dry-run", "--ibft", "--root-path", "--help")
+
+
 def _early_links(args: Sequence[str]) -> tuple[str, ...]:
     """Set the firmware's NICs up before anything else is imported (``ibftkit.early``): only for a
     real run that may read this system's iBFT (not ``--dry-run``, ``--ibft``, ``--root-path``, help)."""
     root = "/"
     for k, arg in enumerate(args):
         name = arg.split("=", 1)[0]
-        if name in ("--dry-run", "--ibft", "--root-path", "-h", "--help") or name.startswith("--dry"):
+        # argparse takes abbreviations (--dry, --root): any prefix of those options counts
+        if name == "-h" or (len(name) > 2 and any(o.startswith(name) for o in _NOT_EARLY)):
             return ()
         if name == "--firmware-root":
             root = arg.split("=", 1)[1] if "=" in arg else (args[k + 1] if k + 1 < len(args) else root)

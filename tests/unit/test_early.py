@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from ibftkit import early
+from ibftkit.cli import init
 from ibftkit.early import firmware_links
 
 
@@ -32,3 +36,17 @@ def test_no_ibft_view_no_links(tmp_path: Path) -> None:
     assert firmware_links(str(tmp_path), str(tmp_path)) == ()
     (tmp_path / "sys/firmware/ibft").mkdir(parents=True)
     assert firmware_links(str(tmp_path), str(tmp_path)) == ()
+
+
+@pytest.mark.parametrize("argv, early_root", [
+    ([], "/"), (["--verbose", "--interface", "eth0"], "/"), (["--firmware-root", "/fw"], "/fw"),
+    (["--firmware-root=/fw2"], "/fw2"), (["--dry-run"], None), (["--dry"], None), (["--ibft", "t.bin"], None),
+    (["--root-path=iscsi:10.0.0.1::::iqn.2026-01.x:t"], None), (["--root"], None), (["-h"], None),
+])
+def test_ibftkit_init_sets_links_up_early_only_for_a_real_firmware_run(
+        argv: list[str], early_root: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+    monkeypatch.setattr(early, "firmware_links", lambda root: seen.append(root) or ("eth0",))
+    monkeypatch.setattr(early, "raise_links", lambda names: tuple(names))
+    assert init._early_links(argv) == (("eth0",) if early_root else ())
+    assert seen == ([early_root] if early_root else [])
