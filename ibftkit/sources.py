@@ -11,7 +11,7 @@
 A source that has no usable configuration (no table, a table with no valid target, a lease
 without a root path) is skipped with its reason; ``NoBootConfig`` (exit 3) lists every reason.
 Only the DHCP step touches the machine (it sets links up to see carrier, through
-``ibftkit.net``); with ``dry_run`` it reports what it would do instead.
+``ibftkit.early``); with ``dry_run`` it reports what it would do instead.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class Found:
 
     ``source`` is options | cmdline | ibft | dhcp; ``skipped`` the sources before it and why;
     ``dhcp_rerun`` that the NIC's address must come from DHCP (``ip=<dev>:dhcp``);
-    ``raised`` the links this run set up for DHCP (``ibftkit.net.raise_links``): the network step
+    ``raised`` the links this run set up for DHCP (``ibftkit.early.raise_links``): the network step
     counts them as its own change, so a later network failure sets them down again.
     (A plain class: a dataclass costs ~1 ms of ibftkit-init start-up.)
     """
@@ -188,7 +188,7 @@ def links_with_carrier(names: Sequence[str], *, timeout: float, log: Logger,
 
 
 def _links_up(names: Sequence[str], log: Logger) -> tuple[str, ...]:
-    from .net import raise_links
+    from .early import raise_links
 
     missing = [n for n in names if not os.path.exists(f"/sys/class/net/{n}")]
     if missing:
@@ -201,7 +201,7 @@ def _links_up(names: Sequence[str], log: Logger) -> tuple[str, ...]:
 
 def _undo(raised: tuple[str, ...]) -> None:
     if raised:
-        from .net import lower_links
+        from .early import lower_links
 
         lower_links(raised)
 
