@@ -22,13 +22,13 @@ Machines:
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from .procs import end_group
 
 QEMU = "qemu-system-x86_64"
 TABLE_ADDR = 0x98000
@@ -124,11 +124,7 @@ def run(argv: list[str], serial_log: Path, *, timeout: float, netns: str | None 
         except subprocess.TimeoutExpired:
             rc = None
         finally:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
+            end_group(proc, grace=0, term=False)  # a guest past its time, or whatever QEMU left behind
     seconds = time.monotonic() - start
     serial = serial_log.read_text(errors="replace") if serial_log.exists() else ""
     stderr = err_path.read_text(errors="replace")
