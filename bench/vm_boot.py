@@ -18,7 +18,8 @@ where ibftkit-init's time goes: the iscsistart login it reports, the rest (Pytho
 imports, table, netlink, carrier), and warm ``python3 -c pass`` / ``import construct`` / ``import
 pyroute2`` measured afterwards in the same guest. Note the anchor starts after the capture guest has
 dumped the table and run ``iscsistart -f`` (about a second later than ibftkit-init starts after the
-modules), so the e1000's carrier is older when the anchor starts: that favours the anchor.
+modules), so the e1000's carrier is older when the anchor starts, and QEMU has already translated
+iscsistart's code (TCG runs code slowly the first time): both favour the anchor.
 
 **DHCP path** (``dhcp-path``, tools/vm/vmharness/dhcpnet.py): no iBFT; the kernel booted directly,
 dnsmasq serving options 17 and 203 on a tap in a private namespace, tgtd there. Each round boots
