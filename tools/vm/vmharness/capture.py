@@ -26,7 +26,7 @@ from pathlib import Path
 from . import qemu, serial
 from .assets import Assets
 from .initramfs import IBFT_MODULES, LOGIN_MODULES, NIC_MODULES, guest_image
-from .netns import private_netns
+from .netns import ip_in, private_netns
 from .tgt import SOCKET_DIR, Account, Tgtd, marker
 
 HOST = "10.0.2.2"  # the host (here: the namespace's 127.0.0.1) as QEMU's user network shows it
@@ -199,8 +199,7 @@ def boot_case(assets: Assets, case: Case, *, initrd: Path, script: str, work: Pa
 def _off_subnet_portal(ns: str, tgtd: Tgtd, host: str) -> None:
     """Serve ``host`` too: QEMU's user network turns the guest's connection to an address outside
     10.0.2.0/24 into a real connect() from QEMU's namespace, so the address goes on that ``lo``."""
-    subprocess.run(["ip", "-n", ns, "addr", "add", f"{host}/32", "dev", "lo"], check=True, capture_output=True,
-                   timeout=30)
+    ip_in(ns, "addr", "add", f"{host}/32", "dev", "lo")
     tgtd.adm("--lld", "iscsi", "--op", "new", "--mode", "portal", "--param", f"portal={host}:{PORT}")
 
 

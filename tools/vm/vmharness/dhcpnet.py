@@ -35,7 +35,7 @@ from pathlib import Path
 from . import qemu, serial
 from .assets import Assets
 from .capture import IQN, PORT, TargetSpec, _anchor_times
-from .netns import private_netns
+from .netns import add_tap, private_netns
 from .procs import end_group
 from .pyguest import E2eResult, check_e2e
 from .tgt import Tgtd, marker
@@ -145,15 +145,6 @@ class Dnsmasq:
         self.stop()
 
 
-def add_tap(ns: str, name: str = TAP, address: str = f"{SERVER}/24") -> None:
-    """A tap device in ``ns`` with ``address``, up (no carrier until QEMU opens it)."""
-    for args in (("tuntap", "add", name, "mode", "tap"), ("addr", "add", address, "dev", name),
-                 ("link", "set", name, "up")):
-        done = subprocess.run(["ip", "-n", ns, *args], text=True, capture_output=True, timeout=30)
-        if done.returncode != 0:
-            raise DhcpNetError(f"ip -n {ns} {' '.join(args)}: exit {done.returncode}: {done.stderr.strip()}")
-
-
 def _admit_only(tgtd: Tgtd, tid: int, initiator: str) -> None:
     """Let only ``initiator`` log in to target ``tid`` (instead of any address): a login then shows
     that the guest used the name option 203 carried."""
@@ -186,7 +177,7 @@ def boot(assets: Assets, case: DhcpCase, *, initrd: Path, append: str, work: Pat
     try:
         with ExitStack() as stack:
             ns = stack.enter_context(private_netns())
-            add_tap(ns)
+            add_tap(ns, TAP, f"{SERVER}/24")
             tgtd = stack.enter_context(Tgtd(work, portal=f"{SERVER}:{PORT}", netns=ns))
             tid = tgtd.add_target(case.target.iqn, (case.target.lun,), chap=case.target.chap,
                                   mutual=case.target.mutual)

@@ -40,3 +40,22 @@ def private_netns(prefix: str = "ibkvm") -> Iterator[str]:
             except (ProcessLookupError, ValueError):
                 pass
         _ip("netns", "del", name, check=False)
+
+
+class NetnsError(RuntimeError):
+    """An ``ip`` command inside a harness namespace failed; the message is the command and its error."""
+
+
+def ip_in(ns: str, *args: str) -> None:
+    """``ip -n NS ARGS``, raising :class:`NetnsError` with ip's own message when it fails."""
+    done = _ip("-n", ns, *args, check=False)
+    if done.returncode != 0:
+        raise NetnsError(f"ip -n {ns} {' '.join(args)}: exit {done.returncode}: {done.stderr.strip()}")
+
+
+def add_tap(ns: str, name: str, address: str) -> None:
+    """A tap device in ``ns`` with ``address`` (a/len), up; it has carrier once QEMU or the VLAN
+    switch opens it."""
+    ip_in(ns, "tuntap", "add", "dev", name, "mode", "tap")
+    ip_in(ns, "addr", "add", address, "dev", name)
+    ip_in(ns, "link", "set", name, "up")

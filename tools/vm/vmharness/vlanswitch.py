@@ -38,7 +38,7 @@ from pathlib import Path
 from . import qemu
 from .assets import Assets
 from .capture import IQN, Case, TargetSpec
-from .netns import private_netns
+from .netns import add_tap, private_netns
 from .procs import end_group
 from .pyguest import REPO, E2eResult, check_e2e
 from .tgt import Tgtd
@@ -257,12 +257,6 @@ def vlan_table(case: Case = CASE, vid: int = VID) -> bytes:
     return encode_table(BootConfig(initiator=Initiator(name=case.initiator), nics=(nic,), targets=targets), "ipxe")
 
 
-def _ip(ns: str, *args: str) -> None:
-    done = subprocess.run(["ip", "-n", ns, *args], text=True, capture_output=True, timeout=30)
-    if done.returncode != 0:
-        raise SwitchError(f"ip -n {ns} {' '.join(args)}: {done.stderr.strip()}")
-
-
 @dataclass(frozen=True)
 class VlanBoot:
     result: qemu.RunResult
@@ -277,9 +271,7 @@ def boot_vlan_case(assets: Assets, case: Case, *, initrd: Path, append: str, wor
     log = work / "serial.log"
     with private_netns() as ns:
         tap = "tap0"
-        _ip(ns, "tuntap", "add", "dev", tap, "mode", "tap")
-        _ip(ns, "addr", "add", f"{NET}.1/24", "dev", tap)
-        _ip(ns, "link", "set", tap, "up")
+        add_tap(ns, tap, f"{NET}.1/24")
         with VlanSwitch(ns, work, vid, tap) as switch, Tgtd(work, portal=f"{NET}.1:3260", netns=ns) as tgtd:
             for t in case.targets:
                 tgtd.add_target(t.iqn, (t.lun,), chap=t.chap, mutual=t.mutual)
