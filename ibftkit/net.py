@@ -29,13 +29,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .early import IFF_UP
 from .early import lower_links as lower_links  # re-exported: the undo of raise_links
 from .early import raise_links as raise_links
 from .errors import IbftkitError, NetError
 from .links import LinkInfo
 from .netplan import AddAddress, AddRoute, CreateVlan, LinkUp, NetPlan, RunDhcp, SetDns, SetHostname, Step, WaitCarrier
 
-IFF_UP = 0x1
 IFF_LOWER_UP = 0x10000
 IFA_F_NODAD = 0x02
 RT_TABLE_MAIN = 254

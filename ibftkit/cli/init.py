@@ -177,16 +177,12 @@ class Links:
             self.raised = []
 
 
-def run(args: argparse.Namespace, log: Any, state: dict[str, int], phases: Any = None,
-        links: Links | None = None) -> int:
+def run(args: argparse.Namespace, log: Any, state: dict[str, int], phases: Any, links: Links) -> int:
     from .. import iscsi
     from ..cmdline import load_cmdline
     from ..errors import IscsiLoginError, UsageError
     from ..sources import NoBootConfig, Settings, find_config
-    from ..timing import Phases
 
-    phases = phases or Phases()
-    links = links if links is not None else Links()
     cl = load_cmdline(args.cmdline)
     log.add_secrets(cl.secrets())
     for netroot in cl.netroots:
