@@ -16,10 +16,11 @@ from typing import Any
 from .plan import add_source_args, config_from_args, warn_config
 
 _HELP = {
-    "kickstart": ("print Anaconda kickstart lines (iscsiname, network, iscsi) for %include",
+    # argparse %-formats a subcommand's help (the summary) but not its description: '%%' only in the first.
+    "kickstart": ("print Anaconda kickstart lines (iscsiname, network, iscsi) for %%include",
                   "Kickstart commands for the iSCSI boot disk: 'iscsiname', one 'network' line per NIC in "
-                  "use and one 'iscsi' line per valid target (boot target first). A %%pre script writes "
-                  "them to a file that the kickstart %%includes. Exit 0 printed, 1 no configuration, 2 usage."),
+                  "use and one 'iscsi' line per valid target (boot target first). A %pre script writes "
+                  "them to a file that the kickstart %includes. Exit 0 printed, 1 no configuration, 2 usage."),
     "dracut": ("print the equivalent dracut kernel command line (ip=, netroot=, rd.iscsi.initiator=)",
                "dracut.cmdline(7) arguments for the iSCSI boot disk: rd.iscsi.initiator=, ifname=/vlan=/ip= per "
                "NIC, netroot=iscsi:... per target (LUN in decimal, as dracut reads it), rd.route= for targets "
