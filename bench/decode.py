@@ -79,8 +79,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=300)
     args = ap.parse_args()
     tables = sorted((ROOT / "fixtures" / "ibft").glob("*.bin"))
-    shared = ROOT.parent / "shared" / "samples"
-    tables += sorted(shared.glob("*.bin")) if shared.is_dir() else []
+    tables += sorted((ROOT / "fixtures" / "ibft" / "samples").glob("*.bin"))
     tables = [t for t in tables if not t.name.startswith("broken-")]
     print(f"{'table':<34} {'bytes':>5} {'ibftkit µs':>11} {'struct µs':>10} {'ratio':>6}")
     ratios = []

@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT.parent / "shared" / "samples"
 FIXTURES = ROOT / "fixtures"
+SAMPLES = FIXTURES / "ibft" / "samples"  # other producers' tables; see PROVENANCE.md there
+SAMPLE_NAMES = ("dracut-test30", "ipxe-bios-chap", "ipxe-bios-dhcp", "lkml-3targets")
+SAMPLE_VIEWS = (".bin", ".sysfs", ".iscsistart-f")  # the table, the kernel's view, iscsistart -f's
 
 
 def netns_unavailable() -> str | None:
@@ -39,6 +41,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
-    if not SAMPLES.is_dir():
-        pytest.skip(f"shared samples not found at {SAMPLES} (they sit beside the checkout as ../shared)")
+    """``fixtures/ibft/samples``; a missing file fails the test (a sample is never silently dropped)."""
+    missing = [f"{n}{v}" for n in SAMPLE_NAMES for v in SAMPLE_VIEWS if not (SAMPLES / f"{n}{v}").is_file()]
+    if missing:
+        pytest.fail(f"sample fixtures missing from {SAMPLES}: {', '.join(missing)}")
     return SAMPLES

@@ -1,6 +1,9 @@
-"""Real tables: the shared samples (with the Linux kernel's and iscsistart -f's view beside each),
-the VM harness's captures and ibftkit's own fixtures (golden renders; kernel views where the VM
-harness has recorded them).
+"""Real tables: other producers' samples (``fixtures/ibft/samples``, with the Linux kernel's and
+iscsistart -f's view beside each; provenance in ``PROVENANCE.md`` there), the VM harness's captures
+and ibftkit's own fixtures (golden renders; kernel views where the VM harness has recorded them).
+
+A sample whose file is missing fails :func:`test_every_sample_is_here`; it is never silently
+dropped from the parametrized cases.
 """
 
 from __future__ import annotations
@@ -16,16 +19,35 @@ from ibftkit.model import BootConfig
 from ibftkit.render import render
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT.parent / "shared" / "samples"
 FIXTURES = ROOT / "fixtures" / "ibft"
+SAMPLES = FIXTURES / "samples"
 
 SAMPLE_LAYOUTS = {"ipxe-bios-dhcp": "ipxe", "ipxe-bios-chap": "ipxe", "dracut-test30": "ibftpl",
                   "lkml-3targets": "ibftpl"}
 
 
 def tables_with(suffix: str) -> list[Path]:
-    found = sorted(SAMPLES.glob("*.bin")) + sorted(FIXTURES.glob("*.bin"))
-    return [p for p in found if p.with_suffix(suffix).exists()]
+    """Every sample (its view must exist: :func:`test_every_sample_is_here`), and each fixture that has one."""
+    samples = [SAMPLES / f"{name}.bin" for name in sorted(SAMPLE_LAYOUTS)]
+    return samples + [p for p in sorted(FIXTURES.glob("*.bin")) if p.with_suffix(suffix).exists()]
+
+
+def case_id(table: Path) -> str:
+    return str(table.relative_to(FIXTURES).with_suffix(""))
+
+
+def test_every_sample_is_here() -> None:
+    """The samples directory holds exactly the four tables, each with both views and its provenance."""
+    assert (SAMPLES / "PROVENANCE.md").is_file()
+    expected = {f"{n}{v}" for n in SAMPLE_LAYOUTS for v in (".bin", ".sysfs", ".iscsistart-f")}
+    assert {p.name for p in SAMPLES.iterdir() if p.name != "PROVENANCE.md"} == expected
+
+
+@pytest.mark.parametrize("name", ["ipxe-bios-dhcp", "ipxe-bios-chap"])
+def test_ipxe_samples_equal_the_harness_captures(name: str) -> None:
+    """Two independent recordings of the same iPXE run (PROVENANCE.md) stay byte-identical."""
+    for suffix in (".bin", ".sysfs", ".iscsistart-f"):
+        assert (SAMPLES / f"{name}{suffix}").read_bytes() == (FIXTURES / f"{name}{suffix}").read_bytes()
 
 
 def guest_ifnames(expected: str) -> dict[str, str]:
@@ -43,13 +65,13 @@ def load(path: Path) -> BootConfig:
     return decode_table(path.read_bytes(), source=str(path))
 
 
-@pytest.mark.parametrize("table", tables_with(".sysfs"), ids=lambda p: p.stem)
+@pytest.mark.parametrize("table", tables_with(".sysfs"), ids=case_id)
 def test_sysfs_render_equals_the_kernels_view(table: Path) -> None:
     expected = table.with_suffix(".sysfs").read_text()
     assert render(load(table), "sysfs", show_secrets=True) == expected
 
 
-@pytest.mark.parametrize("table", tables_with(".iscsistart-f"), ids=lambda p: p.stem)
+@pytest.mark.parametrize("table", tables_with(".iscsistart-f"), ids=case_id)
 def test_iscsistart_render_equals_iscsistart_f(table: Path) -> None:
     expected = table.with_suffix(".iscsistart-f").read_text()
     got = render(load(table), "iscsistart", show_secrets=True, mac_to_ifname=guest_ifnames(expected))
@@ -98,7 +120,7 @@ def test_own_fixture_model_encodes_back(table: Path) -> None:
 
 
 def test_every_sample_decodes_cleanly(samples_dir: Path) -> None:
-    for table in sorted(samples_dir.glob("*.bin")):
+    for table in (samples_dir / f"{name}.bin" for name in sorted(SAMPLE_LAYOUTS)):
         cfg = load(table)
         assert cfg.header is not None and cfg.header.checksum_ok
         assert cfg.targets and cfg.nics and cfg.initiator

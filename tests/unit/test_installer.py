@@ -1,5 +1,5 @@
-"""Kickstart and dracut renders (``ibftkit.render.installer``) against the shared samples and our
-fixtures; kickstart output parsed back with pykickstart when it is installed."""
+"""Kickstart and dracut renders (``ibftkit.render.installer``) against the samples
+(``fixtures/ibft/samples``) and our fixtures; kickstart output parsed back with pykickstart when it is installed."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The real Debian kernel's view of tables placed in guest memory (tools/vm/kernel-view).
 
-First proof of the harness: for the shared non-iPXE samples, the kernel's ``/sys/firmware/ibft``
-and ``iscsistart -f`` must come out byte for byte as recorded in ``/work/shared/samples``. Then:
+First proof of the harness: for the two non-iPXE samples, the kernel's ``/sys/firmware/ibft``
+and ``iscsistart -f`` must come out byte for byte as recorded in ``fixtures/ibft/samples``. Then:
 a table captured from real iPXE, placed at 0x98000 instead, must look the same to the kernel as it
 did when the firmware wrote it (so kernel-view results stand in for firmware captures).
 """
@@ -23,7 +23,7 @@ FIXTURES = ROOT / "fixtures" / "ibft"
 
 
 @pytest.mark.parametrize("name", ["dracut-test30", "lkml-3targets"])
-def test_kernel_view_reproduces_shared_sample(vm_assets_ready, samples_dir: Path, name: str, tmp_path: Path) -> None:
+def test_kernel_view_reproduces_sample(vm_assets_ready, samples_dir: Path, name: str, tmp_path: Path) -> None:
     view = kernelview.view_table(vm_assets_ready, samples_dir / f"{name}.bin")
     assert view.table == b""  # /dev/mem shows RAM below 1 MB as zeros: the sysfs view is the proof
     written = view.write(tmp_path)

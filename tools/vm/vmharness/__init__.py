@@ -15,5 +15,5 @@ Modules:
 - ``netns``      the private network namespace every VM that talks to a target runs in
 - ``procs``      stopping the daemons the harness starts (SIGTERM, grace, SIGKILL to the group)
 
-See ``docs/vm-harness.md`` and ``/work/shared/reference/vm-boot.md`` (the recipe this follows).
+See ``docs/vm-harness.md`` (what each part does, the recipe it follows, and the measured times).
 """

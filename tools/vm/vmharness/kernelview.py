@@ -7,7 +7,7 @@ so that the kernel links ``ethernetN/device`` and ``iscsistart -f`` prints ``ifa
 
 Output per table, named after the table file (``NAME.bin`` -> ``NAME``):
 ``NAME.sysfs`` (``<kobject>/<attribute>=<value>`` lines, sorted, the ``device`` link left out, as in
-``/work/shared/samples``) and ``NAME.iscsistart-f`` (its standard output, byte for byte).
+``fixtures/ibft/samples``) and ``NAME.iscsistart-f`` (its standard output, byte for byte).
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 DEFAULT_MAC = "52:54:00:12:34:56"
 # PCI slot of the NIC: 00:03.0, where QEMU's default "pc" layout (VGA at 00:02.0) puts the first
-# NIC, so tables name the same PCI address as in the shared samples (iBFT NIC pci_bdf 0x0018).
+# NIC, so tables name the same PCI address as in the sample tables (``fixtures/ibft/samples``: iBFT NIC pci_bdf 0x0018).
 NIC_SLOT = 3
 
 
