@@ -5,8 +5,8 @@ Sets up its own namespaces (root needed): a client namespace with ``c0`` joined 
 to a server namespace running one dnsmasq (a static lease for the client MAC, root path and
 option 203, ``--no-ping``). Each client gets the same server, runs whole (process start to
 exit, as a boot would run it) ``--runs`` times, interleaved round-robin so that load on the
-machine hits all of them alike, and the medians are printed as ratios to udhcpc. The goal
-(issue 4) is ibftkit <= 3x udhcpc.
+machine hits all of them alike, and the medians are printed as ratios to udhcpc. The goal is
+ibftkit <= 3x udhcpc.
 
 Then, without any network, the import cost in fresh interpreters: what ``ibftkit dhcp`` loads
 (the client and scapy with ibftkit's import diet) against plain scapy imports.

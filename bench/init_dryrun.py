@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""ibftkit-init start-up and memory: the goals of issue 7, printed as ratios.
+"""ibftkit-init start-up and memory against plain Python, printed as ratios to the goals below.
 
     python3 bench/init_dryrun.py [--rounds N]
 

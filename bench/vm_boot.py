@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""ibftkit-init in a real VM against minimal anchors: the iBFT-path and DHCP-path goals of issue 6.
+"""ibftkit-init in a real VM against minimal anchors: the iBFT-path and DHCP-path time ratios.
 
     python3 bench/vm_boot.py [--rounds N] [CASE ...]        (root; tools/vm/fetch-assets done)
 

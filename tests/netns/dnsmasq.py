@@ -2,7 +2,7 @@
 
 ``dnsmasq`` runs in the foreground under ``ip netns exec``, with no config file, no DNS
 (``--port=0``), its lease file and log in a private directory, bound to one interface, and
-``--no-ping`` (otherwise every new dynamic address costs a 3 s ICMP probe; deps.md §5.1).
+``--no-ping`` (otherwise every new dynamic address costs a 3 s ICMP probe: dnsmasq(8), ``--no-ping``).
 ``start()`` returns once dnsmasq logs its DHCP range, so the first DISCOVER is not lost.
 Options go into a config file (``conf_lines``), because dnsmasq removes the double quotes that
 keep a value a string only there, not on its command line (``opt(203, text)`` writes
