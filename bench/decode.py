@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ibftkit.ibft.decode import decode_table  # noqa: E402
+from ibftkit.sources.ibft.decode import decode_table  # noqa: E402
 
 HDR = struct.Struct("<4sIBB6s8sIII12s")
 SH = struct.Struct("<BBHBB")

@@ -100,7 +100,7 @@ def lease_clients(client_ns: str, work: Path) -> dict[str, Callable[..., tuple[f
 IN_PROCESS = r"""
 import time
 t0 = time.perf_counter()
-from ibftkit.dhcp import client
+from ibftkit.sources.dhcp import client
 client.load_scapy()
 t1 = time.perf_counter()
 lease = client.acquire_lease("c0", timeout=10)
@@ -141,7 +141,7 @@ def bench_leases(runs: int) -> None:
         print(f"  {name:<26}{value * 1000:8.1f} ms {spread:>12}  {ratio}   (CPU {cpu:.0f} ms)")
     imports = statistics.median(p[0] for p in phases)
     dora = statistics.median(p[1] for p in phases)
-    print(f"  {'ibftkit, in-process:':<26}imports {imports * 1000:.1f} ms (ibftkit.dhcp.client + load_scapy), "
+    print(f"  {'ibftkit, in-process:':<26}imports {imports * 1000:.1f} ms (ibftkit.sources.dhcp.client + load_scapy), "
           f"acquire_lease {dora * 1000:.1f} ms")
     if base:
         goal = median["ibftkit dhcp"] / base
@@ -169,7 +169,8 @@ def bench_imports(runs: int) -> None:
         cases: list[tuple[str, str, Callable[[], dict[str, str] | None]]] = [
             ("ibftkit.cli.main (CLI, no scapy)", "import ibftkit.cli.main; ibftkit.cli.main.build_parser()",
              lambda: None),
-            ("ibftkit.dhcp.client + load_scapy", "from ibftkit.dhcp.client import load_scapy; load_scapy()",
+            ("ibftkit.sources.dhcp.client + load_scapy",
+             "from ibftkit.sources.dhcp.client import load_scapy; load_scapy()",
              lambda: None),
             ("scapy.layers.dhcp, warm ~/.cache", "import scapy.layers.dhcp", lambda: None),
             ("scapy.layers.dhcp, empty $HOME", "import scapy.layers.dhcp", lambda: empty_home()),

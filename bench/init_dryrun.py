@@ -29,9 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "netns")]
 
-from ibftkit.ibft.encode import encode_table  # noqa: E402
-from ibftkit.ibft.locate import load_config  # noqa: E402
-from ibftkit.links import list_links  # noqa: E402
+from ibftkit.network.links import list_links  # noqa: E402
+from ibftkit.sources.ibft.encode import encode_table  # noqa: E402
+from ibftkit.sources.ibft.locate import load_config  # noqa: E402
 
 FIXTURE = ROOT / "fixtures" / "ibft" / "ibftkit-chap.bin"
 INIT = str(Path(sys.executable).parent / "ibftkit-init")

@@ -7,7 +7,7 @@ Each round boots the Debian kernel (QEMU, TCG) with a busybox initramfs twice, o
 alternating. The guest brings up its e1000 statically (QEMU user network: guest 10.0.2.15, host
 10.0.2.2, which QEMU connects to 127.0.0.1 of a private network namespace where a real ``tgtd``
 serves one target with mutual CHAP), then runs exactly what ``ibftkit-init`` runs for that target,
-generated on the host by ``ibftkit.iscsi``:
+generated on the host by ``ibftkit.login.backends``:
 
 - ``iscsistart``: the ``iscsistart_argv`` command (CHAP in ``-u -w -U -W``, root-disk ``-P`` settings);
 - ``iscsiadm``: the ``node_record`` written mode 0600, ``iscsid -i <initiatorname file>``, then
@@ -38,13 +38,8 @@ from vmharness.initramfs import LOGIN_MODULES, NIC_MODULES, guest_image  # noqa:
 from vmharness.netns import private_netns  # noqa: E402
 from vmharness.tgt import Account, Tgtd, marker  # noqa: E402
 
-from ibftkit.iscsi import (  # noqa: E402
-    ROOT_DISK_PARAMS,
-    IscsiadmBackend,
-    iscsistart_argv,
-    node_record,
-    record_path,
-)
+from ibftkit.login.argv import ROOT_DISK_PARAMS, iscsistart_argv, node_record, record_path  # noqa: E402
+from ibftkit.login.backends import IscsiadmBackend  # noqa: E402
 from ibftkit.model import BootConfig, ChapType, Initiator, Lun, Secret, Target, parse_ip  # noqa: E402
 
 INIT = "iqn.2026-11.org.example:bench-initiator"

@@ -43,14 +43,14 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=7)
     n = ap.parse_args().rounds
 
-    imp_plan = import_ms("import ibftkit.links, ibftkit.netplan", n)
+    imp_plan = import_ms("import ibftkit.network.links, ibftkit.network.plan", n)
     imp_pyroute2 = import_ms("from pyroute2 import IPRoute", n)
-    print(f"import ibftkit.links+netplan      {imp_plan:8.1f} ms")
+    print(f"import ibftkit.network.links+netplan      {imp_plan:8.1f} ms")
     print(f"import pyroute2.IPRoute           {imp_pyroute2:8.1f} ms   ({imp_pyroute2 / imp_plan:.1f}x the plan's)")
 
-    from ibftkit import net
-    from ibftkit.links import list_links
-    from ibftkit.netplan import plan_network
+    from ibftkit.network import apply as net
+    from ibftkit.network.links import list_links
+    from ibftkit.network.plan import plan_network
 
     mac = "02:1b:f7:00:00:20"
     with namespaces() as ns:

@@ -19,7 +19,7 @@ import re
 import stringprep
 import unicodedata
 
-from .errors import IscsiNameError
+from .infra.errors import IscsiNameError
 
 MAX_NAME_BYTES = 223
 """RFC 3720 §3.2.6.1: "iSCSI names ... up to the maximum length of 223 bytes"."""

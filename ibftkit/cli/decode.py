@@ -10,13 +10,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..errors import IbftkitError, ModelError, UsageError
+from ..infra.errors import IbftkitError, ModelError, UsageError
 from .main import warn
 
 
 def local_macs(root: str = "/") -> dict[str, str]:
     """MAC -> interface name for this machine's links (``iface.net_ifacename`` in iscsistart records)."""
-    from ..links import list_links
+    from ..network.links import list_links
 
     out: dict[str, str] = {}
     for link in list_links(root):
@@ -49,9 +49,9 @@ def register(sub: Any) -> None:
 
 
 def run_decode(args: argparse.Namespace) -> int:
-    from ..ibft.locate import load_config
-    from ..ibft.sysfs import kernel_rejects
     from ..render import render
+    from ..render.kernel_view import kernel_rejects
+    from ..sources.ibft.locate import load_config
 
     if args.scan and args.path is None:
         raise UsageError("ibftkit decode: --scan needs a PATH (a memory image or /dev/mem)")
@@ -82,9 +82,9 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def run_encode(args: argparse.Namespace) -> int:
-    from ..ibft.encode import encode_table
-    from ..ibft.layout import IPXE_BIOS_MAX
     from ..model import BootConfig
+    from ..sources.ibft.encode import encode_table
+    from ..sources.ibft.layout import IPXE_BIOS_MAX
 
     try:
         text = Path(args.model).read_text()

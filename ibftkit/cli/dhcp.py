@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any
 
-from ..errors import DhcpError, UsageError
+from ..infra.errors import DhcpError, UsageError
 
 
 def register(sub: Any) -> None:
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--timeout {args.timeout}: expected a number of seconds > 0")
     if not args.first_timeout > 0:
         raise UsageError(f"--first-timeout {args.first_timeout}: expected a number of seconds > 0")
-    from ..dhcp import acquire_first, acquire_lease
+    from ..sources.dhcp import acquire_first, acquire_lease
 
     progress = _progress if args.verbose else None
     interfaces = list(dict.fromkeys(args.interface))

@@ -1,9 +1,9 @@
 """``ibftkit-init``: from boot firmware (or DHCP) to a logged-in iSCSI boot disk, for an initramfs
 ``init`` or a kickstart ``%pre``.
 
-Steps: find the boot configuration (``ibftkit.sources``), plan and apply the network
-(``ibftkit.netplan``/``ibftkit.net``), log in to the boot target and then every other valid
-target (``ibftkit.iscsi``). Quiet when it works (one line per wait and a last line), one precise
+Steps: find the boot configuration (``ibftkit.sources.chain``), plan and apply the network
+(``ibftkit.network.plan``/``ibftkit.network.apply``), log in to the boot target and then every other valid
+target (``ibftkit.login.backends``). Quiet when it works (one line per wait and a last line), one precise
 line when it does not; CHAP secrets never appear in any output, log or child environment.
 
 Start-up matters (the initramfs waits for it): only ``argparse`` and ``sys`` are imported here;
@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _explicit(args: argparse.Namespace) -> tuple[Any, str, bool]:
     """``(config, detail, address_by_dhcp)`` from --ibft / --root-path, or ``(None, "", False)``."""
-    from ..errors import UsageError
+    from ..infra.errors import UsageError
     from .plan import config_from_args
 
     if args.ibft is None and args.root_path is None:
@@ -117,7 +117,7 @@ def _explicit(args: argparse.Namespace) -> tuple[Any, str, bool]:
                                  ("--hostname", args.hostname)) if v]
         if static:
             raise UsageError(f"{', '.join(static)}: only valid with --root-path")
-        from ..ibft.locate import load_config
+        from ..sources.ibft.locate import load_config
 
         return load_config(args.ibft, strict=bool(args.strict)), f"--ibft {args.ibft}", False
     cfg = config_from_args(ns)
@@ -132,7 +132,7 @@ def _explicit(args: argparse.Namespace) -> tuple[Any, str, bool]:
 
 
 def _exit_code(e: BaseException, phase: int) -> int:
-    from ..errors import (
+    from ..infra.errors import (
         DecodeError,
         DhcpError,
         IbftkitError,
@@ -144,7 +144,7 @@ def _exit_code(e: BaseException, phase: int) -> int:
         RootPathError,
         UsageError,
     )
-    from ..run import CommandError
+    from ..infra.run import CommandError
 
     if isinstance(e, UsageError):
         return EXIT_USAGE
@@ -163,7 +163,7 @@ def _exit_code(e: BaseException, phase: int) -> int:
 class Links:
     """Links this run set up: they stay up only once the network is configured (after a login
     failure the network stays, for a rescue shell); ``main`` sets them down again otherwise.
-    ``apply_plan`` undoes its own steps; this covers what went up before it (``ibftkit.early``)."""
+    ``apply_plan`` undoes its own steps; this covers what went up before it (``ibftkit.network.linkup``)."""
 
     def __init__(self, raised: Sequence[str] = ()) -> None:
         self.raised = list(raised)
@@ -171,29 +171,29 @@ class Links:
 
     def release(self) -> None:
         if self.raised and not self.configured:
-            from ..early import lower_links
+            from ..network.linkup import lower_links
 
             lower_links(self.raised)
             self.raised = []
 
 
 def run(args: argparse.Namespace, log: Any, state: dict[str, int], phases: Any, links: Links) -> int:
-    from .. import iscsi
-    from ..cmdline import load_cmdline
-    from ..errors import IscsiLoginError, UsageError
-    from ..sources import NoBootConfig, Settings, find_config
+    from ..infra.errors import IscsiLoginError, UsageError
+    from ..login import argv, backends, retry
+    from ..sources.chain import NoBootConfig, Settings, find_config
+    from ..sources.cmdline import load_cmdline
 
     cl = load_cmdline(args.cmdline)
     log.add_secrets(cl.secrets())
     for netroot in cl.netroots:
-        from ..rootpath import parse_root_path
+        from ..sources.rootpath import parse_root_path
 
         try:
             rp = parse_root_path(netroot, dialect="dracut")
             log.add_secrets([s.reveal() for s in (rp.password, rp.reverse_password) if s is not None])
         except Exception:  # reported with its message when the source is read
             pass
-    params = [iscsi.parse_param(p) for p in (*cl.params, *args.param)]
+    params = [argv.parse_param(p) for p in (*cl.params, *args.param)]
     backend_name = args.backend or cl.backend or "iscsistart"
     retries = args.login_retries if args.login_retries is not None else (
         cl.login_retries if cl.login_retries is not None else 3)
@@ -243,26 +243,26 @@ def run(args: argparse.Namespace, log: Any, state: dict[str, int], phases: Any, 
         for w in cfg.warnings:
             log.warning(w)
     order = cfg.login_order()
-    problems = iscsi.login_problems(cfg, order[0])
+    problems = argv.login_problems(cfg, order[0])
     if problems:
-        raise NoBootConfig(f"{cfg.source}: cannot log in to {iscsi.target_label(order[0])}: " + "; ".join(problems))
+        raise NoBootConfig(f"{cfg.source}: cannot log in to {argv.target_label(order[0])}: " + "; ".join(problems))
 
-    backend: iscsi.Backend
-    merged = iscsi.merge_params(params)
+    backend: backends.Backend
+    merged = argv.merge_params(params)
     if backend_name == "iscsiadm":
-        backend = iscsi.IscsiadmBackend(args.iscsiadm, args.iscsid, params=merged, node_dir=args.node_dir,
+        backend = backends.IscsiadmBackend(args.iscsiadm, args.iscsid, params=merged, node_dir=args.node_dir,
                                         run_dir=args.run_dir, pidfile=args.iscsid_pidfile,
                                         sys_root=args.firmware_root, timeout=args.login_timeout)
         programs = [args.iscsiadm, args.iscsid]
     else:
-        backend = iscsi.IscsistartBackend(args.iscsistart, params=merged, sys_root=args.firmware_root,
+        backend = backends.IscsistartBackend(args.iscsistart, params=merged, sys_root=args.firmware_root,
                                           timeout=args.login_timeout)
         programs = [args.iscsistart]
 
     state["phase"] = EXIT_NETWORK
     phases.begin("plan")
-    from ..links import list_links
-    from ..netplan import plan_network
+    from ..network.links import list_links
+    from ..network.plan import plan_network
 
     rerun = args.dhcp_rerun or cl.dhcp_rerun or found.dhcp_rerun
     if args.dry_run:
@@ -277,8 +277,8 @@ def run(args: argparse.Namespace, log: Any, state: dict[str, int], phases: Any, 
         raise IscsiLoginError(f"{missing[0]}: not found or not executable (needed to log in; "
                               f"--{'iscsistart' if backend_name == 'iscsistart' else 'backend'})")
     phases.begin("network")
-    from ..net import apply_plan, lower_links, raise_links
-    from ..netplan import LinkUp
+    from ..network.apply import apply_plan, lower_links, raise_links
+    from ..network.plan import LinkUp
 
     # Up before pyroute2 is imported, so carrier negotiation overlaps the import (docs/init.md
     # "Boot time"); links set up at start-up that the plan does not use go down again.
@@ -297,7 +297,7 @@ def run(args: argparse.Namespace, log: Any, state: dict[str, int], phases: Any, 
     links.configured = True
     state["phase"] = EXIT_LOGIN
     phases.begin("login")
-    outcomes = iscsi.login_all(backend, cfg, policy=iscsi.RetryPolicy(retries=retries, backoff=backoff), log=log)
+    outcomes = retry.login_all(backend, cfg, policy=retry.RetryPolicy(retries=retries, backoff=backoff), log=log)
     ok = sum(1 for o in outcomes if o.ok)
     log.info(f"{ok} of {len(outcomes)} target{'s' if len(outcomes) != 1 else ''} logged in")
     return EXIT_OK
@@ -307,7 +307,7 @@ def _dry_run(cfg: Any, found: Any, backend: Any, order: list[Any], *, retries: i
              plan: Any) -> int:
     """Print what a real run would do, in order; a plan that cannot be made is printed as such and
     gives the exit status the real run would have (the login commands are printed anyway)."""
-    from ..errors import NetError
+    from ..infra.errors import NetError
 
     out = sys.stdout
     out.write(f"source: {log.line(found.describe())}\n")
@@ -337,7 +337,7 @@ def _executable(program: str) -> bool:
 
     if os.sep in program:
         return os.path.isfile(program) and os.access(program, os.X_OK)
-    from ..run import CLEAN_PATH
+    from ..infra.run import CLEAN_PATH
 
     return shutil.which(program, path=CLEAN_PATH) is not None
 
@@ -346,7 +346,7 @@ _NOT_EARLY = ("--dry-run", "--ibft", "--root-path", "--help")
 
 
 def _early_links(args: Sequence[str]) -> tuple[str, ...]:
-    """Set the firmware's NICs up before anything else is imported (``ibftkit.early``): only for a
+    """Set the firmware's NICs up before anything else is imported (``ibftkit.network.linkup``): only for a
     real run that may read this system's iBFT (not ``--dry-run``, ``--ibft``, ``--root-path``, help)."""
     root = "/"
     for k, arg in enumerate(args):
@@ -356,14 +356,14 @@ def _early_links(args: Sequence[str]) -> tuple[str, ...]:
             return ()
         if name == "--firmware-root":
             root = arg.split("=", 1)[1] if "=" in arg else (args[k + 1] if k + 1 < len(args) else root)
-    from ..early import firmware_links, raise_links
+    from ..network.linkup import firmware_links, raise_links
 
     return raise_links(firmware_links(root))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ..log import Log, level_from_flags
-    from ..timing import Phases
+    from ..infra.log import Log, level_from_flags
+    from ..infra.timing import Phases
     from .main import guarded
 
     phases = Phases()
@@ -380,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.set_kmsg(None if args.kmsg in ("none", "") else args.kmsg)
         cl_flags = None
         if not (args.quiet or args.verbose or args.debug):
-            from ..cmdline import load_cmdline
+            from ..sources.cmdline import load_cmdline
 
             try:
                 cl_flags = load_cmdline(args.cmdline)
@@ -398,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return body()
         except Exception as e:
-            from ..errors import IbftkitError
+            from ..infra.errors import IbftkitError
 
             if debug:
                 import traceback

@@ -39,7 +39,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..links import list_links
+    from ..network.links import list_links
     from ..render import render
 
     cfg = config_from_args(args)

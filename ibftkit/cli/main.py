@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .. import __version__
-from ..errors import IbftkitError, UsageError
+from ..infra.errors import IbftkitError, UsageError
 
 # Order is the order shown in --help.
 COMMANDS = ("decode", "rootpath", "dhcp", "plan", "net", "installer")  # modules; decode also registers encode

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from ..errors import UsageError
+from ..infra.errors import UsageError
 from .plan import add_apply_args, add_source_args, config_from_args, warn_config
 
 
@@ -39,9 +39,9 @@ def _progress(message: str) -> None:
 
 
 def run_apply(args: argparse.Namespace) -> int:
-    from ..links import list_links
-    from ..net import apply_plan
-    from ..netplan import plan_network
+    from ..network.apply import apply_plan
+    from ..network.links import list_links
+    from ..network.plan import plan_network
 
     cfg = config_from_args(args)
     warn_config(cfg)
@@ -59,7 +59,7 @@ def run_apply(args: argparse.Namespace) -> int:
 
 
 def run_links(args: argparse.Namespace) -> int:
-    from ..links import list_links
+    from ..network.links import list_links
 
     links = list_links()
     if args.json:

@@ -12,7 +12,7 @@ import ipaddress
 import sys
 from typing import Any
 
-from ..errors import IbftkitError, UsageError
+from ..infra.errors import IbftkitError, UsageError
 from ..model import BootConfig
 from .main import seconds, warn
 
@@ -78,16 +78,16 @@ def config_from_args(args: argparse.Namespace) -> BootConfig:
     if args.root_path is None:
         if static:
             raise UsageError(f"{', '.join(static)}: only valid with --root-path")
-        from ..ibft.locate import load_config
+        from ..sources.ibft.locate import load_config
 
         return load_config(args.ibft)
     if args.ibft is not None:
         raise UsageError("give either --ibft or --root-path, not both")
     nic = _root_path_nic(args)
     try:
-        from ..rootpath import config_from_root_path, parse_root_path
+        from ..sources.rootpath import config_from_root_path, parse_root_path
     except ImportError:
-        raise IbftkitError("root path support (ibftkit.rootpath) is not installed in this build") from None
+        raise IbftkitError("root path support (ibftkit.sources.rootpath) is not installed in this build") from None
     rp = parse_root_path(args.root_path)
     return config_from_root_path(rp, initiator_name=args.initiator_name, nic=nic, source="root-path")
 
@@ -109,8 +109,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..links import list_links
-    from ..netplan import plan_network
+    from ..network.links import list_links
+    from ..network.plan import plan_network
 
     cfg = config_from_args(args)
     warn_config(cfg)

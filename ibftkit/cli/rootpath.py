@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any
 
-from ..rootpath import DIALECTS, RootPath, parse_root_path
+from ..sources.rootpath import DIALECTS, RootPath, parse_root_path
 
 
 def register(sub: Any) -> None:

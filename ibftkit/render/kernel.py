@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from .. import __version__
-from ..ibft.sysfs import SECRET_ATTRIBUTES, kernel_view, readdir_order
 from ..model import REDACTED, BootConfig
+from .kernel_view import SECRET_ATTRIBUTES, kernel_view, readdir_order
 
 
 def render_sysfs(cfg: BootConfig, *, show_secrets: bool = False,

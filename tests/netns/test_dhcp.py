@@ -44,8 +44,8 @@ CLI = [str(BIN)] if BIN.exists() else [sys.executable, "-m", "ibftkit.cli.main"]
 # Runs in the client namespace: one JSON line with the lease (or the error) and the elapsed time.
 CLIENT = r"""
 import json, sys, time
-from ibftkit.errors import IbftkitError
-from ibftkit import dhcp
+from ibftkit.infra.errors import IbftkitError
+from ibftkit.sources import dhcp
 kw = json.loads(sys.argv[1])
 fn = dhcp.acquire_first if "interfaces" in kw else dhcp.acquire_lease
 args = [kw.pop("interfaces")] if "interfaces" in kw else [kw.pop("interface", "c0")]

@@ -28,8 +28,8 @@ from dnsmasq import Dnsmasq, opt  # tests/netns/dnsmasq.py
 from nettools import Namespaces, namespaces, sh  # tests/nettools.py
 from recorder import calls, make_recorder  # tests/netns/recorder.py
 
-from ibftkit.ibft.encode import encode_table
 from ibftkit.model import BootConfig, ChapType, Initiator, Lun, Nic, Origin, Secret, Target, TargetFlags, parse_ip
+from ibftkit.sources.ibft.encode import encode_table
 
 pytestmark = pytest.mark.netns
 
@@ -177,7 +177,7 @@ def _firmware_tree(box: Box, cfg: BootConfig) -> None:
 
 
 def test_firmware_nic_is_set_up_first_and_down_again_when_the_run_fails(box: Box) -> None:
-    """ibftkit.early: the NIC of the kernel's iBFT view goes up before anything is imported; when no
+    """ibftkit.network.linkup: the NIC of the kernel's iBFT view goes up before anything is imported; when no
     login is possible (here: the table's target has no name) it goes down again, exit 3."""
     _firmware_tree(box, table())
     r = box.init("--verbose")

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from nettools import Namespaces, namespaces, sh  # tests/nettools.py (tests/ is on sys.path via its conftest)
 
-from ibftkit.errors import NetError
+from ibftkit.infra.errors import NetError
 from ibftkit.model import BootConfig, Initiator, Nic, Target, TargetFlags, parse_ip
-from ibftkit.net import apply_plan, list_links, undo
-from ibftkit.netplan import NetPlan, plan_network
+from ibftkit.network.apply import apply_plan, list_links, undo
+from ibftkit.network.plan import NetPlan, plan_network
 
 pytestmark = pytest.mark.netns
 
@@ -243,7 +243,7 @@ def test_missing_namespace_is_not_created() -> None:
 
 
 def write_table(tmp_path: Path, cfg: BootConfig) -> Path:
-    from ibftkit.ibft.encode import encode_table
+    from ibftkit.sources.ibft.encode import encode_table
 
     path = tmp_path / "ibft.bin"
     path.write_bytes(encode_table(cfg, "ipxe"))

@@ -1,4 +1,4 @@
-"""Kernel command line parsing for ibftkit-init (``ibftkit.cmdline``)."""
+"""Kernel command line parsing for ibftkit-init (``ibftkit.sources.cmdline``)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ibftkit.cmdline import IpSpec, load_cmdline, parse_cmdline, parse_ip
-from ibftkit.errors import UsageError
+from ibftkit.infra.errors import UsageError
+from ibftkit.sources.cmdline import IpSpec, load_cmdline, parse_cmdline, parse_ip
 
 
 def test_empty_line_asks_for_nothing() -> None:

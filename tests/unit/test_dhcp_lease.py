@@ -1,4 +1,4 @@
-"""``ibftkit.dhcp.lease``: option decoding (RFC 2132, RFC 3396), the Lease, its JSON and BootConfig."""
+"""``ibftkit.sources.dhcp.lease``: option decoding (RFC 2132, RFC 3396), the Lease, its JSON and BootConfig."""
 
 from __future__ import annotations
 
@@ -11,17 +11,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ibftkit.dhcp import Lease
-from ibftkit.dhcp.lease import (
+from ibftkit.infra.errors import DhcpError, IscsiNameError, RootPathError
+from ibftkit.model import NicFlags, Origin
+from ibftkit.sources.dhcp import Lease
+from ibftkit.sources.dhcp.lease import (
     classful_prefix,
     decode_options,
     lease_from_reply,
     mask_to_prefix,
     message_text,
 )
-from ibftkit.dhcp.options import PARAMETER_REQUEST_LIST, Option
-from ibftkit.errors import DhcpError, IscsiNameError, RootPathError
-from ibftkit.model import NicFlags, Origin
+from ibftkit.sources.dhcp.options import PARAMETER_REQUEST_LIST, Option
 
 IP = ipaddress.IPv4Address
 ROOT_PATH = "iscsi:10.99.0.1::3260:1:iqn.2026-01.test.example:target0"
@@ -161,7 +161,7 @@ def test_message_text() -> None:
 def test_lease_fields() -> None:
     lease = make_lease()
     assert lease.address == ipaddress.IPv4Interface("10.99.0.77/24")
-    assert (lease.ip_address, lease.prefix_len) == (IP("10.99.0.77"), 24)  # what ibftkit.net reads
+    assert (lease.ip_address, lease.prefix_len) == (IP("10.99.0.77"), 24)  # what ibftkit.network.apply reads
     assert lease.gateway == IP("10.99.0.1")  # the first router (RFC 2132 §3.5: in order of preference)
     assert lease.dns == (IP("10.99.0.53"), IP("10.99.0.54"))
     assert lease.hostname == "client-one"  # trailing NUL dropped (RFC 2132 §2)
@@ -208,7 +208,7 @@ def test_to_json_dict_is_exactly_the_issue_shape() -> None:
                           "root_path", "initiator_name", "target"]
     assert data["address"] == "10.99.0.77/24" and data["dns"] == ["10.99.0.53", "10.99.0.54"]
     assert data["server_id"] == "10.99.0.1" and data["lease_time"] == 3600
-    from ibftkit.rootpath import parse_root_path
+    from ibftkit.sources.rootpath import parse_root_path
 
     assert data["target"] == parse_root_path(ROOT_PATH).to_json_dict()
 
@@ -290,7 +290,7 @@ def test_request_list_has_root_path_and_initiator_name() -> None:
 
 @pytest.mark.allow_subprocess
 def test_importing_the_dhcp_api_does_not_import_scapy() -> None:
-    code = ("import sys, ibftkit.dhcp, ibftkit.dhcp.client, ibftkit.cli.dhcp, ibftkit.cli.main;"
+    code = ("import sys, ibftkit.sources.dhcp, ibftkit.sources.dhcp.client, ibftkit.cli.dhcp, ibftkit.cli.main;"
             "ibftkit.cli.main.build_parser();"
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scapy'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -1,4 +1,4 @@
-"""``ibftkit.dhcp.client`` without sockets: frames built and parsed with scapy, the BPF program run
+"""``ibftkit.sources.dhcp.client`` without sockets: frames built and parsed with scapy, the BPF program run
 by a small interpreter, and the RFC 2131 state machine driven by a simulated server and clock.
 
 The same client against real servers is ``tests/netns/test_dhcp.py``.
@@ -21,8 +21,9 @@ from scapy.layers.inet import TCP, IPOption
 from scapy.layers.l2 import ARP
 from scapy.packet import Raw
 
-from ibftkit.dhcp import client
-from ibftkit.dhcp.client import (
+from ibftkit.infra.errors import DhcpError, DhcpTimeout
+from ibftkit.sources.dhcp import client
+from ibftkit.sources.dhcp.client import (
     BPF_DHCP_CLIENT,
     Exchange,
     build_message,
@@ -31,9 +32,8 @@ from ibftkit.dhcp.client import (
     load_scapy,
     parse_frame,
 )
-from ibftkit.dhcp.lease import Lease
-from ibftkit.dhcp.options import MAGIC_COOKIE, MessageType
-from ibftkit.errors import DhcpError, DhcpTimeout
+from ibftkit.sources.dhcp.lease import Lease
+from ibftkit.sources.dhcp.options import MAGIC_COOKIE, MessageType
 
 MAC = "02:1b:f7:00:00:20"
 HW = bytes.fromhex(MAC.replace(":", ""))
@@ -508,7 +508,7 @@ def test_acquire_first_all_fail(tmp_path: Path) -> None:
 
 @pytest.mark.allow_subprocess
 def test_load_scapy_writes_nothing_and_restores_the_environment(tmp_path: Path) -> None:
-    code = ("import os, sys; from ibftkit.dhcp.client import load_scapy; s = load_scapy();"
+    code = ("import os, sys; from ibftkit.sources.dhcp.client import load_scapy; s = load_scapy();"
             "print(sorted(k for k in os.environ if k.startswith('XDG_')));"
             "print('scapy.all' in sys.modules, 'scapy.libs.manuf' in sys.modules, 'cryptography' in sys.modules);"
             "import scapy.libs.manuf; print(len(scapy.libs.manuf.DATA) > 1000);"

@@ -1,4 +1,4 @@
-"""``ibftkit.early``: which links ibftkit-init sets up before anything else (a fake sysfs tree)."""
+"""``ibftkit.network.linkup``: which links ibftkit-init sets up before anything else (a fake sysfs tree)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ibftkit import early
 from ibftkit.cli import init
-from ibftkit.early import firmware_links
+from ibftkit.network import linkup as early
+from ibftkit.network.linkup import firmware_links
 
 
 def _link(root: Path, name: str, mac: str, uevent: str = "") -> None:

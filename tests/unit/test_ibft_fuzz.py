@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from ibftkit.errors import IbftkitError
-from ibftkit.ibft.decode import decode_table
+from ibftkit.infra.errors import IbftkitError
 from ibftkit.render import render
+from ibftkit.sources.ibft.decode import decode_table
 
 ROOT = Path(__file__).resolve().parents[2]
 

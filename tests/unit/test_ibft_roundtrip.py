@@ -8,9 +8,7 @@ import ipaddress
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from ibftkit.errors import EncodeError
-from ibftkit.ibft.decode import decode_table
-from ibftkit.ibft.encode import LAYOUT_NAMES, encode_table
+from ibftkit.infra.errors import EncodeError
 from ibftkit.model import (
     BootConfig,
     ChapType,
@@ -27,6 +25,8 @@ from ibftkit.model import (
     TargetFlags,
     normalize_ip,
 )
+from ibftkit.sources.ibft.decode import decode_table
+from ibftkit.sources.ibft.encode import LAYOUT_NAMES, encode_table
 
 text = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=24)
 maybe_text = st.none() | text

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from ibftkit.ibft.decode import decode_table
-from ibftkit.ibft.encode import encode_table
 from ibftkit.model import BootConfig
 from ibftkit.render import render
+from ibftkit.sources.ibft.decode import decode_table
+from ibftkit.sources.ibft.encode import encode_table
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures" / "ibft"

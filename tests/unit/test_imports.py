@@ -1,4 +1,4 @@
-"""``ibftkit.imports``: only what a boot path runs is imported, and nothing else changes."""
+"""``ibftkit.infra.lazyimport``: only what a boot path runs is imported, and nothing else changes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ibftkit import imports
+from ibftkit.infra import lazyimport as imports
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_an_imported_package_is_left_alone(leanpkg: str) -> None:
 def test_iproute_without_pyroute2_init() -> None:
     """In a fresh interpreter: IPRoute and NetlinkError load without NDB/IPDB (and sqlite3); the
     package still works in full afterwards."""
-    code = ("import sys\nfrom ibftkit import net\nI = net._iproute_class(); E = net._netlink_error()\n"
+    code = ("import sys\nfrom ibftkit.network import apply as net\nI = net._iproute_class(); E = net._netlink_error()\n"
             "assert 'pyroute2.ndb' not in sys.modules and 'sqlite3' not in sys.modules, sorted(sys.modules)\n"
             "import pyroute2\nfrom pyroute2 import IPRoute, NDB\n"
             "assert IPRoute is I and pyroute2.__version__ and NDB\nprint('ok')\n")
@@ -83,7 +83,7 @@ def test_deferred_stand_in_loads_on_first_use(leanpkg: str) -> None:
 
 @pytest.mark.allow_subprocess
 def test_construct_without_pdb_hashlib_pickle() -> None:
-    code = ("import sys\nimport ibftkit.ibft.decode as d, ibftkit.ibft.layout as L\n"
+    code = ("import sys\nimport ibftkit.sources.ibft.decode as d, ibftkit.sources.ibft.layout as L\n"
             "gone = [m for m in ('pdb', 'hashlib', 'pickle', 'bdb') if m in sys.modules]\n"
             "assert not gone, gone\n"
             "import construct, construct.debug, pdb, hashlib\n"

@@ -1,6 +1,6 @@
 """``ibftkit-init --dry-run`` in-process: sources, plan, exact commands, exit codes, no secret leaks.
 
-The machine's links are replaced by a fixed list (``ibftkit.links.list_links``), the firmware root
+The machine's links are replaced by a fixed list (``ibftkit.network.links.list_links``), the firmware root
 by an empty directory and the kernel command line by a file, so nothing here depends on this host.
 """
 
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-import ibftkit.links
+import ibftkit.network.links
 from ibftkit.cli.init import main
-from ibftkit.links import LinkInfo
+from ibftkit.network.links import LinkInfo
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ibft"
 CHAP = FIXTURES / "ibftkit-chap.bin"
@@ -28,7 +28,7 @@ SECRETS = ("chap-secret-one", "reverse-secret-2")
 @pytest.fixture
 def links(monkeypatch: pytest.MonkeyPatch) -> list[LinkInfo]:
     here = [LinkInfo("lo", None, 1), LinkInfo("eth0", MAC, 2, carrier=True)]
-    monkeypatch.setattr(ibftkit.links, "list_links", lambda root="/": list(here))
+    monkeypatch.setattr(ibftkit.network.links, "list_links", lambda root="/": list(here))
     return here
 
 

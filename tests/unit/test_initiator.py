@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ibftkit.errors import IscsiNameError
-from ibftkit.initiator import name_from_cmdline, name_from_file, resolve_initiator_name, split_cmdline
+from ibftkit.infra.errors import IscsiNameError
+from ibftkit.sources.initiator import name_from_cmdline, name_from_file, resolve_initiator_name, split_cmdline
 
 A = "iqn.2001-04.com.example:from-dhcp"
 B = "iqn.2001-04.com.example:from-cmdline"

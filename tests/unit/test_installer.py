@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from ibftkit.cli.main import main
-from ibftkit.ibft.locate import load_config
 from ibftkit.model import BootConfig, ChapType, Initiator, Lun, Nic, Origin, Secret, Target, TargetFlags, parse_ip
 from ibftkit.render import render
 from ibftkit.render.installer import render_dracut, render_kickstart
+from ibftkit.sources.ibft.locate import load_config
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ibft"
 SAMPLES = ("ipxe-bios-dhcp", "ipxe-bios-chap", "dracut-test30", "lkml-3targets")
@@ -177,7 +177,7 @@ def test_dracut_secrets(samples_dir: Path) -> None:
     assert text.startswith("# CHAP credentials left out")
     shown = dracut_args(render_dracut(cfg, show_secrets=True))
     netroot = next(a for a in shown if a.startswith("netroot="))
-    from ibftkit.rootpath import parse_root_path
+    from ibftkit.sources.rootpath import parse_root_path
 
     rp = parse_root_path(netroot.split("=", 1)[1], dialect="dracut")
     t = cfg.login_order()[0]
@@ -187,7 +187,7 @@ def test_dracut_secrets(samples_dir: Path) -> None:
 
 
 def test_dracut_netroots_parse_back_for_every_sample(samples_dir: Path) -> None:
-    from ibftkit.rootpath import parse_root_path
+    from ibftkit.sources.rootpath import parse_root_path
 
     for name, cfg in all_configs(samples_dir):
         args = dracut_args(render_dracut(cfg))
@@ -203,7 +203,7 @@ def test_dracut_dhcp_nic_gets_no_host_routes(samples_dir: Path) -> None:
 
 
 def test_root_path_model_renders_too() -> None:
-    from ibftkit.rootpath import config_from_root_path, parse_root_path
+    from ibftkit.sources.rootpath import config_from_root_path, parse_root_path
 
     nic = Nic(index=0, ip_address=parse_ip("10.0.0.5"), prefix_len=24, gateway=parse_ip("10.0.0.1"), ifname="eth0",
               origin=Origin.MANUAL)

@@ -1,4 +1,4 @@
-"""Login: iscsistart argv, parameters, node records, the retry loop (``ibftkit.iscsi``), pure."""
+"""Login: iscsistart argv, parameters, node records, the retry loop (``ibftkit.login.backends``), pure."""
 
 from __future__ import annotations
 
@@ -7,24 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from ibftkit import iscsi
-from ibftkit.errors import IscsiLoginError, UsageError
-from ibftkit.iscsi import (
-    ROOT_DISK_PARAMS,
-    Attempt,
-    IscsiadmBackend,
-    IscsistartBackend,
-    RetryPolicy,
-    iscsistart_argv,
-    login_all,
-    login_target,
-    merge_params,
-    node_record,
-    parse_param,
-    session_present,
-)
+from ibftkit.infra.errors import IscsiLoginError, UsageError
+from ibftkit.infra.run import Result
+from ibftkit.login import backends
+from ibftkit.login.argv import ROOT_DISK_PARAMS, iscsistart_argv, merge_params, node_record, parse_param
+from ibftkit.login.backends import Attempt, IscsiadmBackend, IscsistartBackend, session_present
+from ibftkit.login.retry import RetryPolicy, login_all, login_target
 from ibftkit.model import BootConfig, ChapType, Initiator, Lun, Nic, Secret, Target, TargetFlags, parse_ip
-from ibftkit.run import Result
 
 INIT = "iqn.2026-01.test.ibftkit:init"
 SECRET = "chap-secret-0123"
@@ -309,14 +298,14 @@ def _result(code: int, stderr: str = "") -> Result:
 ])
 def test_iscsistart_result_mapping(monkeypatch: pytest.MonkeyPatch, code: int, stderr: str, ok: bool, retry: bool,
                                    words: str) -> None:
-    monkeypatch.setattr(iscsi, "run", lambda *a, **k: _result(code, stderr))
+    monkeypatch.setattr(backends, "run", lambda *a, **k: _result(code, stderr))
     t = target()
     got = IscsistartBackend("iscsistart").login(cfg(t), t, FakeLog())  # type: ignore[arg-type]
     assert (got.ok, got.retry) == (ok, retry) and words in got.message
 
 
 def test_session_exists_counts_only_when_sysfs_confirms(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(iscsi, "run", lambda *a, **k: _result(1, "initiator reported error (15 - session exists)"))
+    monkeypatch.setattr(backends, "run", lambda *a, **k: _result(1, "initiator reported error (15 - session exists)"))
     t = target()
     b = IscsistartBackend("iscsistart", sys_root=str(tmp_path))
     assert not b.login(cfg(t), t, FakeLog()).ok  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ibftkit.errors import IscsiNameError
+from ibftkit.infra.errors import IscsiNameError
 from ibftkit.iscsiname import MAX_NAME_BYTES, iscsi_names_equal, prepare_iscsi_name, validate_iscsi_name
 
 

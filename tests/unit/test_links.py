@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ibftkit import links as links_mod
 from ibftkit.cli.main import main
-from ibftkit.links import LinkInfo, by_mac, list_links
 from ibftkit.model import PciAddress
+from ibftkit.network import links as links_mod
+from ibftkit.network.links import LinkInfo, by_mac, list_links
 
 
 def make_link(root: Path, name: str, *, mac: str | None, ifindex: int, carrier: str | None = "1",

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from ibftkit.errors import NoTableError
-from ibftkit.ibft import layout as L
-from ibftkit.ibft.decode import decode_table
-from ibftkit.ibft.locate import decode_scan, load_config, scan_image
-from ibftkit.ibft.sysfs import kernel_view, parse_kernel_lun
+from ibftkit.infra.errors import NoTableError
 from ibftkit.render import render
+from ibftkit.render.kernel_view import kernel_view
+from ibftkit.sources.ibft import layout as L
+from ibftkit.sources.ibft.decode import decode_table
+from ibftkit.sources.ibft.locate import decode_scan, load_config, scan_image
+from ibftkit.sources.ibft.sysfs import parse_kernel_lun
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = (ROOT / "fixtures" / "ibft" / "ibftkit-mutual-chap.bin").read_bytes()

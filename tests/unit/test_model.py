@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ibftkit.errors import ModelError
+from ibftkit.infra.errors import ModelError
 from ibftkit.model import (
     BootConfig,
     Lun,

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ibftkit.errors import NetError
-from ibftkit.links import LinkInfo
+from ibftkit.infra.errors import NetError
 from ibftkit.model import BootConfig, Initiator, Nic, NicFlags, Origin, PciAddress, Target, TargetFlags, parse_ip
-from ibftkit.netplan import (
+from ibftkit.network.links import LinkInfo
+from ibftkit.network.plan import (
     DHCP_NOTE,
     AddAddress,
     AddRoute,
@@ -286,7 +286,7 @@ def test_json_and_text_forms() -> None:
 
 
 def test_sample_three_target_table(samples_dir) -> None:  # type: ignore[no-untyped-def]
-    from ibftkit.ibft.locate import load_config
+    from ibftkit.sources.ibft.locate import load_config
 
     c = load_config(samples_dir / "lkml-3targets.bin")
     links = [LinkInfo("eth0", "52:54:00:12:34:00", 2), LinkInfo("eth1", "52:54:00:12:34:01", 3)]

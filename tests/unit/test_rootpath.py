@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from ibftkit.errors import IscsiNameError, RootPathError
+from ibftkit.infra.errors import IscsiNameError, RootPathError
 from ibftkit.model import BootConfig, ChapType, Lun, Nic, Secret, TargetFlags
-from ibftkit.rootpath import RootPath, config_from_root_path, format_root_path, parse_lun, parse_root_path
+from ibftkit.sources.rootpath import RootPath, config_from_root_path, format_root_path, parse_lun, parse_root_path
 
 CASES_FILE = Path(__file__).resolve().parents[2] / "fixtures" / "rootpath" / "cases.json"
 CASES: list[dict[str, Any]] = json.loads(CASES_FILE.read_text(encoding="utf-8"))["cases"]

@@ -1,4 +1,4 @@
-"""The one subprocess wrapper (``ibftkit.run``): clean environment, redaction, timeouts, errors.
+"""The one subprocess wrapper (``ibftkit.infra.run``): clean environment, redaction, timeouts, errors.
 
 These run real (tiny) processes, so they carry ``allow_subprocess``.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ibftkit.run import REDACTED, CommandError, clean_env, redact, run, shown
+from ibftkit.infra.run import REDACTED, CommandError, clean_env, redact, run, shown
 
 SECRET = "pa ss'w\"ord-123"
 

@@ -1,10 +1,10 @@
-"""``ibftkit.timing``: the ``--timings`` phases, from the process's start."""
+"""``ibftkit.infra.timing``: the ``--timings`` phases, from the process's start."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ibftkit.timing import Phases, process_start
+from ibftkit.infra.timing import Phases, process_start
 
 
 def test_phases_from_the_process_start() -> None:

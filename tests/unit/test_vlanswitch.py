@@ -12,7 +12,7 @@ sys.path.insert(0, str(ROOT / "tools" / "vm"))
 
 from vmharness import qemu, vlanswitch  # noqa: E402
 
-from ibftkit.ibft.decode import decode_table  # noqa: E402
+from ibftkit.sources.ibft.decode import decode_table  # noqa: E402
 
 ARP = (bytes.fromhex("ffffffffffff525400123456") + b"\x08\x06"
        + bytes.fromhex("0001080006040001525400123456") + bytes([10, 99, 0, 20]) + bytes(6) + bytes([10, 99, 0, 1]))

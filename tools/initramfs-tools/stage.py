@@ -16,8 +16,8 @@ What is left out imitates the VM harness's guest (``tools/vm/vmharness/pyguest.p
 e2e boots): standard-library packages no ibftkit-init path imports, ``lib-dynload`` modules whose
 libraries are large and unused, tests, ``__pycache__`` and type stubs. pyroute2 0.9.7 imports
 ``unittest``, ``sqlite3``, ``ssl``, ``lzma`` and ``bz2`` at import time, so those stay. Without
-``--dhcp`` neither scapy nor ``ibftkit.dhcp`` is copied: on the DHCP path ibftkit-init then says
-"the DHCP client (ibftkit.dhcp) is not in this build" instead of failing on an import.
+``--dhcp`` neither scapy nor ``ibftkit.sources.dhcp`` is copied: on the DHCP path ibftkit-init then says
+"the DHCP client (ibftkit.sources.dhcp) is not in this build" instead of failing on an import.
 
 The interpreter keeps its own paths (``/usr/bin/python3.11`` and ``/usr/lib/python3.11`` for
 Debian's), so it finds its standard library as it does on the build machine; the packages go to
@@ -293,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--destdir", type=Path, help="the image tree (initramfs-tools' DESTDIR)")
     p.add_argument("--manifest", type=Path, help="write the ELF files to copy_exec here")
     p.add_argument("--check", action="store_true", help="only say what would be staged from where")
-    p.add_argument("--dhcp", action="store_true", help="also scapy and ibftkit.dhcp (the DHCP path)")
+    p.add_argument("--dhcp", action="store_true", help="also scapy and ibftkit.sources.dhcp (the DHCP path)")
     p.add_argument("--path", action="append", default=[], metavar="DIR",
                    help="search DIR for the packages before the interpreter's own (repeatable)")
     p.add_argument("--verbose", action="store_true")

@@ -247,8 +247,8 @@ def vlan_table(case: Case = CASE, vid: int = VID) -> bytes:
 
     if str(REPO) not in sys.path:  # this checkout's ibftkit, as the guest gets it (not whatever is installed)
         sys.path.insert(0, str(REPO))
-    from ibftkit.ibft.encode import encode_table
     from ibftkit.model import BootConfig, Initiator, Lun, Nic, Origin, PciAddress, Target
+    from ibftkit.sources.ibft.encode import encode_table
 
     nic = Nic(ip_address=ipaddress.ip_address(f"{NET}.20"), prefix_len=24, origin=Origin.MANUAL, vlan=vid,
               mac=qemu.DEFAULT_MAC, pci_bdf=PciAddress(0, qemu.NIC_SLOT, 0))

@@ -1,6 +1,6 @@
 """A DHCP lease as ibftkit uses it, and the pure decoding of the options it comes from.
 
-No sockets and no scapy here: the client (``ibftkit.dhcp.client``) hands over the BOOTP fields
+No sockets and no scapy here: the client (``ibftkit.sources.dhcp.client``) hands over the BOOTP fields
 and the raw option bytes of a DHCPACK, and this module turns them into a ``Lease``, its JSON form
 (``ibftkit dhcp --json``) and a ``BootConfig``.
 
@@ -21,8 +21,8 @@ import ipaddress
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DhcpError
-from ..model import BootConfig, Nic, NicFlags, Origin
+from ...infra.errors import DhcpError
+from ...model import BootConfig, Nic, NicFlags, Origin
 from .options import Option, Overload
 
 if TYPE_CHECKING:
@@ -219,7 +219,7 @@ class Lease:
 
         ``initiator_name`` overrides option 203. Without option 17 the config has the NIC, no
         target and a warning; a malformed option 17 raises ``RootPathError``; an invalid
-        initiator name raises ``IscsiNameError`` (both from ``ibftkit.rootpath``).
+        initiator name raises ``IscsiNameError`` (both from ``ibftkit.sources.rootpath``).
         """
         nic = self.to_nic()
         source = f"dhcp:{self.interface}"
@@ -228,7 +228,7 @@ class Lease:
             name = self.initiator_name.rstrip("\x00").strip() or None
         rp = self.parse_root_path()
         if rp is None:
-            from ..model import Initiator
+            from ...model import Initiator
 
             return BootConfig(initiator=Initiator(name=name) if name else None, nics=(nic,), source=source,
                               warnings=self.warnings + (f"no root path (DHCP option {int(Option.ROOT_PATH)}) "

@@ -32,7 +32,7 @@ def preload() -> None:
 
 def acquire_lease(interface: str, *, timeout: float = 30.0, first_timeout: float = 1.0,
                   progress: Callable[[str], None] | None = None, mac: str | None = None, **kw: Any) -> Lease:
-    """DHCP on one interface until a DHCPACK; see ``ibftkit.dhcp.client.acquire_lease``."""
+    """DHCP on one interface until a DHCPACK; see ``ibftkit.sources.dhcp.client.acquire_lease``."""
     from .client import acquire_lease as run
 
     return run(interface, timeout=timeout, first_timeout=first_timeout, progress=progress, mac=mac, **kw)
@@ -40,7 +40,7 @@ def acquire_lease(interface: str, *, timeout: float = 30.0, first_timeout: float
 
 def acquire_first(interfaces: Sequence[str], *, timeout: float, first_timeout: float = 1.0,
                   progress: Callable[[str], None] | None = None, **kw: Any) -> Lease:
-    """The first usable lease over several NICs; see ``ibftkit.dhcp.client.acquire_first``."""
+    """The first usable lease over several NICs; see ``ibftkit.sources.dhcp.client.acquire_first``."""
     from .client import acquire_first as run
 
     return run(interfaces, timeout=timeout, first_timeout=first_timeout, progress=progress, **kw)

@@ -26,8 +26,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import DhcpError, DhcpTimeout, RootPathError
-from ..model import normalize_mac
+from ...infra.errors import DhcpError, DhcpTimeout, RootPathError
+from ...model import normalize_mac
 from .lease import Lease, decode_options, lease_from_reply, message_text
 from .options import (
     CLIENT_PORT,
@@ -116,7 +116,7 @@ def load_scapy() -> types.SimpleNamespace:
             os.environ[key] = _NO_CACHE_DIR
         for name, data in _UNUSED_SCAPY_TABLES.items():
             if name not in sys.modules:
-                stub = types.ModuleType(name, "empty stand-in loaded by ibftkit.dhcp.client")
+                stub = types.ModuleType(name, "empty stand-in loaded by ibftkit.sources.dhcp.client")
                 stub.DATA = data  # type: ignore[attr-defined]
                 sys.modules[name] = stub
                 stubs.append(name)

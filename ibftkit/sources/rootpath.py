@@ -32,9 +32,9 @@ import ipaddress
 import re
 from typing import Any, Literal
 
-from .errors import IscsiNameError, RootPathError
-from .iscsiname import show, validate_iscsi_name
-from .model import BootConfig, ChapType, Initiator, Lun, Nic, Secret, Target, TargetFlags, parse_ip
+from ..infra.errors import IscsiNameError, RootPathError
+from ..iscsiname import show, validate_iscsi_name
+from ..model import BootConfig, ChapType, Initiator, Lun, Nic, Secret, Target, TargetFlags, parse_ip
 
 ServerKind = Literal["ipv4", "ipv6", "dns"]
 DIALECTS = ("rfc4173", "dracut")

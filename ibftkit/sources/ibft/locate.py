@@ -18,8 +18,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import DecodeError, NoTableError
-from ..model import BootConfig
+from ...infra.errors import DecodeError, NoTableError
+from ...model import BootConfig
 from . import layout as L
 from .decode import decode_table
 from .sysfs import load_sysfs_tree

@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..errors import EncodeError
-from ..model import BootConfig, Initiator, Nic, TableHeader, Target, ip_to_packed16
+from ...infra.errors import EncodeError
+from ...model import BootConfig, Initiator, Nic, TableHeader, Target, ip_to_packed16
 from . import layout as L
 
 LAYOUT_NAMES = ("ipxe", "edk2", "ibftpl")

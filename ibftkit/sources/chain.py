@@ -1,17 +1,17 @@
 """Where ``ibftkit-init``'s boot configuration comes from, in order, and why the others lost.
 
 1. explicit options (``--ibft PATH``, ``--root-path``; built by the CLI, passed in as ``explicit``);
-2. the kernel command line (``ibftkit.cmdline``): ``netroot=iscsi:…`` targets; or a demand
+2. the kernel command line (``ibftkit.sources.cmdline``): ``netroot=iscsi:…`` targets; or a demand
    for the firmware table (``rd.iscsi.firmware``, ``ip=ibft``) or for DHCP (``netroot=dhcp``),
    which then is the only source tried; ``ibftkit.source=`` sets the order outright;
-3. the iBFT of the running system (``ibftkit.ibft.locate.load_config``: low-memory scan unless
+3. the iBFT of the running system (``ibftkit.sources.ibft.locate.load_config``: low-memory scan unless
    booted by EFI, then ACPI, then ``/sys/firmware/ibft``);
 4. DHCP (RFC 2131, options 17 and 203) on the NICs that have carrier.
 
 A source that has no usable configuration (no table, a table with no valid target, a lease
 without a root path) is skipped with its reason; ``NoBootConfig`` (exit 3) lists every reason.
 Only the DHCP step touches the machine (it sets links up to see carrier, through
-``ibftkit.early``); with ``dry_run`` it reports what it would do instead.
+``ibftkit.network.linkup``); with ``dry_run`` it reports what it would do instead.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
+from ..infra.errors import IbftkitError, NetError, NoTableError
+from ..model import BootConfig, Initiator, Nic, Origin, Secret, Target, TargetFlags
 from .cmdline import Cmdline
-from .errors import IbftkitError, NetError, NoTableError
-from .model import BootConfig, Initiator, Nic, Origin, Secret, Target, TargetFlags
 
 DEFAULT_ORDER = ("cmdline", "ibft", "dhcp")
 CARRIER_GRACE = 1.0  # after the first link has carrier, how long the others get to catch up
@@ -60,7 +60,7 @@ class Found:
 
     ``source`` is options | cmdline | ibft | dhcp; ``skipped`` the sources before it and why;
     ``dhcp_rerun`` that the NIC's address must come from DHCP (``ip=<dev>:dhcp``);
-    ``raised`` the links this run set up for DHCP (``ibftkit.early.raise_links``): the network step
+    ``raised`` the links this run set up for DHCP (``ibftkit.network.linkup.raise_links``): the network step
     counts them as its own change, so a later network failure sets them down again.
     (A plain class: a dataclass costs ~1 ms of ibftkit-init start-up.)
     """
@@ -124,7 +124,7 @@ def _netroot_targets(cl: Cmdline, nic_index: int) -> tuple[list[Target], list[st
         if rp.username is None and password:
             chap = dict(chap_name=user, chap_secret=Secret(password), reverse_chap_name=ruser,
                         reverse_chap_secret=Secret(rpassword) if rpassword else None)
-        from .model import ChapType, parse_ip
+        from ..model import ChapType, parse_ip
 
         ctype = ChapType.MUTUAL if chap["reverse_chap_secret"] else (
             ChapType.CHAP if chap["chap_secret"] else ChapType.NONE)
@@ -188,7 +188,7 @@ def links_with_carrier(names: Sequence[str], *, timeout: float, log: Logger,
 
 
 def _links_up(names: Sequence[str], log: Logger) -> tuple[str, ...]:
-    from .early import raise_links
+    from ..network.linkup import raise_links
 
     missing = [n for n in names if not os.path.exists(f"/sys/class/net/{n}")]
     if missing:
@@ -201,7 +201,7 @@ def _links_up(names: Sequence[str], log: Logger) -> tuple[str, ...]:
 
 def _undo(raised: tuple[str, ...]) -> None:
     if raised:
-        from .early import lower_links
+        from ..network.linkup import lower_links
 
         lower_links(raised)
 
@@ -218,7 +218,7 @@ def dhcp_config(settings: Settings, cl: Cmdline, log: Logger, *, links: Sequence
     try:
         from . import dhcp
     except ImportError:
-        raise IbftkitError("the DHCP client (ibftkit.dhcp) is not in this build") from None
+        raise IbftkitError("the DHCP client (ibftkit.sources.dhcp) is not in this build") from None
     changes = _links_up(names, log)
     try:
         dhcp.preload()
@@ -279,7 +279,7 @@ def find_config(cl: Cmdline, settings: Settings, log: Logger, *, explicit: BootC
                 cfg = with_initiator(cfg, name).replace(
                     warnings=tuple(w for w in cfg.warnings if not w.startswith("no initiator name")))
         return Found(cfg, "options", explicit_detail or explicit.source)
-    from .links import list_links
+    from ..network.links import list_links
 
     get_links = links or list_links
     skipped: list[tuple[str, str]] = []

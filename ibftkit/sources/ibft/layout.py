@@ -8,10 +8,10 @@ is relative to the start of the table; every address field is 16 bytes (IPv4 as 
 
 from __future__ import annotations
 
-from ..imports import deferred
+from ...infra.lazyimport import deferred
 
 # construct imports pdb (its Debugger), hashlib (Checksum) and pickle (Pickled) at start-up; none
-# is used here, and together they are half of construct's import time (ibftkit.imports).
+# is used here, and together they are half of construct's import time (ibftkit.infra.lazyimport).
 with deferred("pdb", "hashlib", "pickle"):
     from construct import Bytes, Int8ul, Int16ul, Int32ul, Struct
     from construct import ConstructError as ConstructError  # for decode.py: construct loads here only

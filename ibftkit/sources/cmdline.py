@@ -44,7 +44,7 @@ import ipaddress
 from pathlib import Path
 from typing import NamedTuple
 
-from .errors import UsageError
+from ..infra.errors import UsageError
 
 CMDLINE_PATH = "/proc/cmdline"
 SOURCES = ("ibft", "dhcp", "cmdline")

@@ -54,7 +54,7 @@ def lean_package(name: str) -> None:
 
 
 def _stand_in(name: str) -> types.ModuleType:
-    stub = types.ModuleType(name, f"stand-in for {name}, imported on first use (ibftkit.imports.deferred)")
+    stub = types.ModuleType(name, f"stand-in for {name}, imported on first use (ibftkit.infra.lazyimport.deferred)")
 
     def load(attr: str) -> Any:
         real = sys.modules.get(name)

@@ -1,7 +1,7 @@
 """Carry out a ``NetPlan`` with pyroute2 (rtnetlink, RFC 3549), and undo it.
 
 The only module of ibftkit that imports pyroute2, and only inside functions, and only the part it
-uses (``ibftkit.imports.lean_package``: ``from pyroute2 import IPRoute`` costs about a tenth of a second on a
+uses (``ibftkit.infra.lazyimport.lean_package``: ``from pyroute2 import IPRoute`` costs about a tenth of a second on a
 host, 1.3 s in a TCG guest). Rules:
 
 - idempotent: each step first looks at the kernel's state and does nothing when it already
@@ -29,12 +29,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .early import IFF_UP
-from .early import lower_links as lower_links  # re-exported: the undo of raise_links
-from .early import raise_links as raise_links
-from .errors import IbftkitError, NetError
+from ..infra.errors import IbftkitError, NetError
 from .links import LinkInfo
-from .netplan import AddAddress, AddRoute, CreateVlan, LinkUp, NetPlan, RunDhcp, SetDns, SetHostname, Step, WaitCarrier
+from .linkup import IFF_UP
+from .linkup import lower_links as lower_links  # re-exported: the undo of raise_links
+from .linkup import raise_links as raise_links
+from .plan import AddAddress, AddRoute, CreateVlan, LinkUp, NetPlan, RunDhcp, SetDns, SetHostname, Step, WaitCarrier
 
 IFF_LOWER_UP = 0x10000
 IFA_F_NODAD = 0x02
@@ -86,7 +86,7 @@ class _StepFailed(Exception):
 
 def _iproute_class() -> Any:
     """pyroute2's ``IPRoute`` at a third of ``from pyroute2 import IPRoute``'s import cost."""
-    from .imports import lean_package
+    from ..infra.lazyimport import lean_package
 
     lean_package("pyroute2")
     lean_package("pyroute2.iproute")
@@ -108,7 +108,7 @@ def _open(netns: str | None) -> Any:
 
 
 def _netlink_error() -> type[BaseException]:
-    from .imports import lean_package
+    from ..infra.lazyimport import lean_package
 
     lean_package("pyroute2")
     from pyroute2.netlink.exceptions import NetlinkError
@@ -260,10 +260,10 @@ class _Applier:
 
     def _run_dhcp(self, step: RunDhcp) -> str:
         try:
-            from . import dhcp
+            from ..sources import dhcp
             acquire = dhcp.acquire_lease
         except (ImportError, AttributeError):
-            raise _StepFailed("the DHCP client (ibftkit.dhcp.acquire_lease) is not available; "
+            raise _StepFailed("the DHCP client (ibftkit.sources.dhcp.acquire_lease) is not available; "
                               "run without --dhcp-rerun") from None
         lease = acquire(step.ifname, timeout=self.dhcp_timeout)
         iface = _lease_interface(lease)
@@ -334,7 +334,7 @@ def _route_dst(msg: Any) -> str:
 
 
 def _lease_interface(lease: Any) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
-    """The address of a lease from ``ibftkit.dhcp``: a ``Nic``-like ``interface`` or address+prefix."""
+    """The address of a lease from ``ibftkit.sources.dhcp``: a ``Nic``-like ``interface`` or address+prefix."""
     iface = getattr(lease, "interface", None)
     if isinstance(iface, (ipaddress.IPv4Interface, ipaddress.IPv6Interface)):
         return iface

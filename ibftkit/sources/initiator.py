@@ -20,9 +20,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from ..infra.errors import IscsiNameError
+from ..iscsiname import show, validate_iscsi_name
 from .cmdline import split_cmdline as split_cmdline  # re-exported (it lived here)
-from .errors import IscsiNameError
-from .iscsiname import show, validate_iscsi_name
 
 CMDLINE_KEYS = ("ibftkit.initiator", "rd.iscsi.initiator", "iscsi_initiator")
 CMDLINE_PATH = "/proc/cmdline"

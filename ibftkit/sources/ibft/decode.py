@@ -16,8 +16,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import DecodeError, StrictError
-from ..model import (
+from ...infra.errors import DecodeError, StrictError
+from ...model import (
     BootConfig,
     ChapType,
     Initiator,

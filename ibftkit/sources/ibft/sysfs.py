@@ -1,12 +1,8 @@
-"""The Linux kernel's ``/sys/firmware/ibft`` view of a table, both ways.
+"""Reading a ``/sys/firmware/ibft`` tree (the kernel's, or a copy) back into a ``BootConfig``.
 
-``kernel_view(cfg)`` gives exactly the attributes ``drivers/firmware/iscsi_ibft.c`` would show and
-formats each as it does (``shared/reference/ibft.md`` §4): IPv4-mapped addresses as ``%pI4``, others
-as uncompressed ``%pI6``; each LUN byte ``%x`` unpadded; zero addresses hidden (except a target's
-``ip-addr``); ``prefix-len``/``subnet-mask`` hidden for prefix 0; ``hostname`` shown when its offset
-is set; CHAP secrets shown only with a CHAP name. Tables the kernel refuses give no view at all.
-
-``load_sysfs_tree(path)`` reads such a tree (the kernel's, or a copy) back into a ``BootConfig``.
+``load_sysfs_tree(path)`` reads the attributes ``drivers/firmware/iscsi_ibft.c`` shows, formatted as
+it formats them (``shared/reference/ibft.md`` §4); the other direction, a table's kernel view, is
+``ibftkit.render.kernel_view``.
 """
 
 from __future__ import annotations
@@ -14,8 +10,8 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
-from ..errors import DecodeError, NoTableError
-from ..model import (
+from ...infra.errors import DecodeError, NoTableError
+from ...model import (
     BootConfig,
     ChapType,
     Initiator,
@@ -32,125 +28,6 @@ from ..model import (
     is_null_ip,
     parse_ip,
 )
-
-KernelView = dict[str, dict[str, str]]
-
-
-def format_ip(ip: IPAddress | None) -> str:
-    """The kernel's ``sprintf_ipaddr``: ``%pI4`` for IPv4-mapped, else ``%pI6`` (never compressed)."""
-    if isinstance(ip, ipaddress.IPv4Address):
-        return str(ip)
-    return (ip or ipaddress.IPv6Address(0)).exploded
-
-
-def subnet_mask(prefix: int) -> str:
-    """``%pI4`` of ``~((1 << (32 - prefix)) - 1)``; since 07e0d99a2f70 a prefix above 32 gives all ones."""
-    if prefix >= 32:
-        return "255.255.255.255"
-    return str(ipaddress.IPv4Address((~((1 << (32 - prefix)) - 1)) & 0xFFFFFFFF))
-
-
-def _kstr(value: str) -> str:
-    """``%.*s`` stops at the first NUL."""
-    return value.split("\0", 1)[0]
-
-
-def kernel_rejects(cfg: BootConfig) -> str | None:
-    """Why Linux would show no ``/sys/firmware/ibft`` for this table, or ``None``."""
-    h = cfg.header
-    if h is not None:
-        if h.checksum_ok is False:
-            return "bad checksum (iBFT has incorrect checksum)"
-        if h.revision != 1:
-            return f"revision {h.revision} (iBFT module supports only revision 1)"
-        if h.linux_rejects:
-            return h.linux_rejects
-    for kind, items in (("ethernet", cfg.nics), ("target", cfg.targets)):
-        indices = [x.index for x in items]
-        if len(set(indices)) != len(indices):
-            return f"duplicate {kind} index: two kobjects with one name"
-    return None
-
-
-def kernel_view(cfg: BootConfig) -> KernelView:
-    """``{kobject: {attribute: value}}`` as Linux shows it (values without the trailing newline)."""
-    if kernel_rejects(cfg):
-        return {}
-    view: KernelView = {}
-    h = cfg.header or TableHeader()
-    skip = set(h.linux_skips)
-    view["acpi_header"] = {
-        "signature": _kstr(h.signature[:4]),
-        "oem_id": _kstr(h.oem_id[:6]),
-        "oem_table_id": _kstr(h.oem_table_id[:8]),
-    }
-    i = cfg.initiator
-    if i is not None and "initiator" not in skip:
-        a = {"index": str(i.index), "flags": str(int(i.flags))}
-        for attr, ip in (("isns-server", i.isns_server), ("slp-server", i.slp_server),
-                         ("pri-radius-server", i.primary_radius_server),
-                         ("sec-radius-server", i.secondary_radius_server)):
-            if not is_null_ip(ip):
-                a[attr] = format_ip(ip)
-        if i.name:
-            a["initiator-name"] = _kstr(i.name)
-        view["initiator"] = a
-    for n in cfg.nics:
-        if f"ethernet{n.index}" in skip:
-            continue
-        a = {"index": str(n.index), "flags": str(int(n.flags)), "origin": str(int(n.origin)),
-             "vlan": str(n.vlan), "mac": n.mac or "00:00:00:00:00:00"}
-        for attr, ip in (("ip-addr", n.ip_address), ("gateway", n.gateway), ("primary-dns", n.primary_dns),
-                         ("secondary-dns", n.secondary_dns), ("dhcp", n.dhcp_server)):
-            if not is_null_ip(ip):
-                a[attr] = format_ip(ip)
-        if n.prefix_len:
-            a["prefix-len"] = str(n.prefix_len)
-            a["subnet-mask"] = subnet_mask(n.prefix_len)
-        if n.hostname is not None:
-            a["hostname"] = _kstr(n.hostname)
-        view[f"ethernet{n.index}"] = a
-    for t in cfg.targets:
-        if f"target{t.index}" in skip:
-            continue
-        a = {"index": str(t.index), "flags": str(int(t.flags)), "ip-addr": format_ip(t.ip_address),
-             "port": str(t.port), "lun": t.lun.sysfs, "chap-type": str(int(t.chap_type)),
-             "nic-assoc": str(t.nic_index)}
-        if t.name:
-            a["target-name"] = _kstr(t.name)
-        if t.chap_name:
-            a["chap-name"] = _kstr(t.chap_name)
-            a["chap-secret"] = _kstr(t.chap_secret.reveal()) if t.chap_secret else ""
-        if t.reverse_chap_name:
-            a["rev-chap-name"] = _kstr(t.reverse_chap_name)
-            a["rev-chap-name-secret"] = _kstr(t.reverse_chap_secret.reveal()) if t.reverse_chap_secret else ""
-        view[f"target{t.index}"] = a
-    return view
-
-
-SECRET_ATTRIBUTES = ("chap-secret", "rev-chap-name-secret")
-
-
-def kernfs_hash(name: str) -> int:
-    """``kernfs_name_hash`` (fs/kernfs/dir.c): the order ``readdir`` lists a sysfs directory in."""
-    mask = (1 << 64) - 1
-    h = 0
-    for c in name.encode():
-        h = ((h + (c << 4) + (c >> 4)) * 11) & mask  # partial_name_hash
-    h = ((h * 0x61C8864680B583EB) & mask) >> 32  # end_name_hash = hash_long(h, 32)
-    h &= 0x7FFFFFFF
-    if h < 2:
-        h += 2
-    if h >= 0x7FFFFFFF:
-        h = 0x7FFFFFFE
-    return h
-
-
-def readdir_order(names: list[str]) -> list[str]:
-    return sorted(names, key=lambda n: (kernfs_hash(n), n))
-
-
-# --- reading a tree back -------------------------------------------------------------------------
 
 
 def _read_dir(d: Path) -> dict[str, str]:

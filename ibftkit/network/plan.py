@@ -1,6 +1,6 @@
 """The network plan: from a ``BootConfig`` and the machine's links, the netlink changes to make.
 
-Pure (no pyroute2, no sockets): ``ibftkit plan`` prints it, ``ibftkit.net.apply_plan`` carries it
+Pure (no pyroute2, no sockets): ``ibftkit plan`` prints it, ``ibftkit.network.apply.apply_plan`` carries it
 out. The rules follow what open-iscsi's ``iscsistart -N`` does (``usr/iscsi_net_util.c``
 ``net_setup_netdev_ipv4``/``_ipv6``) and close its gaps:
 
@@ -28,9 +28,9 @@ import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from .errors import NetError
+from ..infra.errors import NetError
+from ..model import BootConfig, IPAddress, Nic, Origin, Target, is_null_ip, normalize_mac
 from .links import LinkInfo, by_mac
-from .model import BootConfig, IPAddress, Nic, Origin, Target, is_null_ip, normalize_mac
 
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

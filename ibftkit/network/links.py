@@ -1,6 +1,6 @@
 """The machine's network links, read from ``/sys/class/net`` (no pyroute2, no sockets).
 
-The plan (``ibftkit.netplan``) needs only MAC → interface name, the PCI bus/device/function
+The plan (``ibftkit.network.plan``) needs only MAC → interface name, the PCI bus/device/function
 behind each link (the iBFT NIC structure stores ``PciAddress`` as ``bus<<8 | dev<<3 | fn``,
 iBFT 1.03 §1.4.3.2.5) and whether a link is a stacked device that merely borrows its parent's
 MAC (a VLAN, a bridge, a bond). All of that is in sysfs (``Documentation/ABI/testing/sysfs-class-net``):
@@ -25,7 +25,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from .model import PciAddress, normalize_mac
+from ..model import PciAddress, normalize_mac
 
 #: ``DEVTYPE`` values of stacked links that copy their lower link's MAC: never the firmware NIC.
 STACKED_DEVTYPES = frozenset({"vlan", "bridge", "bond", "team", "macvlan", "macvtap", "ipvlan", "vrf"})

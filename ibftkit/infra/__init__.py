@@ -1,0 +1,1 @@
+"""Infrastructure shared by every part: errors, logging, subprocesses, timing, files, lazy imports."""

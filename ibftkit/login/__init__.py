@@ -1,0 +1,1 @@
+"""iSCSI login: argv and node-record builders, the backends, the retry loop."""

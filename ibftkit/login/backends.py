@@ -1,0 +1,259 @@
+"""The two login backends: each makes one login attempt for one target and cleans up after a failure.
+
+``iscsistart`` backend (open-iscsi ``usr/iscsistart.c``): one process per target with the argv of
+``ibftkit.login.argv.iscsistart_argv``. Debian's 2.1.8 takes CHAP for an explicit login *only* on its
+command line: a ``-c`` file's ``node.session.auth.*`` was measured to be ignored (``shared/reference/vm-boot.md``),
+and there is no environment or stdin input. So the secrets are on that one argv, visible in
+``/proc/<pid>/cmdline`` for the 1-3 s the login takes, and nowhere else (not in the child's
+environment, not in any log line or message).
+
+``iscsiadm`` backend: keeps secrets off every argv. The node record (``node.session.auth.*``
+included) is written to ``/etc/iscsi/nodes/<target>/<address>,<port>,<tpgt>/default`` with mode
+0600 in 0700 directories, ``iscsid -i FILE`` is started with a private initiator-name file when no
+iscsid runs, then ``iscsiadm -m node -T TARGET -p ADDRESS:PORT,TPGT -I default --login``. A
+failed target's record is removed again.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple, Protocol
+
+from ..infra.errors import IscsiLoginError
+from ..infra.run import CommandError, Result, run
+from ..model import BootConfig, Target
+from .argv import (
+    DEFAULT_TPGT,
+    NODE_DIR,
+    ROOT_DISK_PARAMS,
+    _portal,
+    iscsistart_argv,
+    node_record,
+    record_path,
+    target_label,
+)
+
+RUN_DIR = "/run/ibftkit"
+ISCSID_PIDFILE = "/run/iscsid.pid"
+# open-iscsi include/iscsi_err.h: the codes worth naming in a message
+ISCSI_ERRORS = {5: "login failure", 7: "invalid arguments", 8: "transport timeout", 15: "session exists",
+                19: "login failed (target refused)", 20: "could not connect to iscsid",
+                24: "authorization failure (CHAP name or secret wrong?)"}
+_ERR_IN_TEXT = re.compile(r"\((\d+) - ")
+
+class Logger(Protocol):
+    def progress(self, text: str) -> None: ...
+    def info(self, text: str) -> None: ...
+    def warning(self, text: str) -> None: ...
+    def debug(self, text: str) -> None: ...
+
+
+# --- sessions already there ----------------------------------------------------------------------
+
+
+def session_present(target: Target, *, sys_root: str = "/") -> bool:
+    """A kernel iSCSI session to this target name and portal (``/sys/class/iscsi_session`` and
+    ``iscsi_connection``: ``targetname``, ``persistent_address``, ``persistent_port``)."""
+    sessions = Path(sys_root) / "sys/class/iscsi_session"
+    try:
+        entries = list(sessions.iterdir())
+    except OSError:
+        return False
+    want = {str(target.address)}
+    try:
+        want.add(str(ipaddress.ip_address(str(target.address))))
+    except ValueError:
+        pass
+    for s in entries:
+        try:
+            if (s / "targetname").read_text().strip() != target.name:
+                continue
+        except OSError:
+            continue
+        sid = s.name.removeprefix("session")
+        conns = Path(sys_root) / "sys/class/iscsi_connection"
+        try:
+            for c in conns.iterdir():
+                if c.name.removeprefix("connection").split(":")[0] != sid:
+                    continue
+                addr = (c / "persistent_address").read_text().strip()
+                port = (c / "persistent_port").read_text().strip()
+                if addr in want and port == str(target.port):
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+# --- backends ------------------------------------------------------------------------------------
+
+
+class Attempt(NamedTuple):
+    ok: bool
+    message: str
+    retry: bool = True  # False: trying again cannot help (missing program, rejected arguments)
+
+
+class PlannedCommand(NamedTuple):
+    """One thing a backend will do for a target, as the dry run shows it (secrets redacted)."""
+
+    text: str
+
+
+def _why(r: Result, program: str) -> str:
+    code = r.returncode
+    m = _ERR_IN_TEXT.findall(r.stderr + r.stdout)
+    detail = r.last_line()
+    if m and int(m[-1]) in ISCSI_ERRORS:
+        detail = f"error {m[-1]}: {ISCSI_ERRORS[int(m[-1])]}"
+    elif code in ISCSI_ERRORS and code not in (1,):
+        detail = f"error {code}: {ISCSI_ERRORS[code]}" + (f" ({detail})" if detail else "")
+    return f"{os.path.basename(program)} exit {code}" + (f": {detail}" if detail else "")
+
+
+class IscsistartBackend:
+    name = "iscsistart"
+
+    def __init__(self, program: str = "iscsistart", *, params: Sequence[tuple[str, str]] = ROOT_DISK_PARAMS,
+                 sys_root: str = "/", timeout: float = 120.0) -> None:
+        self.program = program
+        self.params = tuple(params)
+        self.sys_root = sys_root
+        self.timeout = timeout
+
+    def prepare(self, cfg: BootConfig, log: Logger) -> None:
+        pass
+
+    def plan(self, cfg: BootConfig, target: Target) -> list[PlannedCommand]:
+        from ..infra.run import shown
+
+        return [PlannedCommand(shown(iscsistart_argv(cfg, target, program=self.program, params=self.params),
+                                     target.secrets()))]
+
+    def login(self, cfg: BootConfig, target: Target, log: Logger) -> Attempt:
+        argv = iscsistart_argv(cfg, target, program=self.program, params=self.params)
+        label = target_label(target)
+        try:
+            r = run(argv, timeout=self.timeout, secrets=cfg.secrets(), log=log,
+                    on_wait=lambda s: log.progress(f"waiting for the login to {label} ({s:.0f} s)"))
+        except CommandError as e:
+            return Attempt(False, str(e), retry=e.kind == "timeout")
+        if r.ok:
+            return Attempt(True, f"logged in to {label} in {r.seconds:.1f} s")
+        if "session exists" in (r.stderr + r.stdout) and session_present(target, sys_root=self.sys_root):
+            return Attempt(True, f"{label}: a session exists already")
+        return Attempt(False, _why(r, self.program), retry=r.returncode != 7)
+
+    def cleanup_failed(self, target: Target) -> None:
+        pass
+
+
+class IscsiadmBackend:
+    name = "iscsiadm"
+
+    def __init__(self, iscsiadm: str = "iscsiadm", iscsid: str = "iscsid", *,
+                 params: Sequence[tuple[str, str]] = ROOT_DISK_PARAMS, node_dir: str = NODE_DIR,
+                 run_dir: str = RUN_DIR, pidfile: str = ISCSID_PIDFILE, sys_root: str = "/",
+                 timeout: float = 120.0) -> None:
+        self.iscsiadm = iscsiadm
+        self.iscsid = iscsid
+        self.params = tuple(params)
+        self.node_dir = node_dir
+        self.run_dir = run_dir
+        self.pidfile = pidfile
+        self.sys_root = sys_root
+        self.timeout = timeout
+        self.written: dict[int, Path] = {}
+
+    def _login_argv(self, target: Target) -> list[str]:
+        return [self.iscsiadm, "-m", "node", "-T", str(target.name), "-p", _portal(target, DEFAULT_TPGT),
+                "-I", "default", "--login"]
+
+    def _iscsid_argv(self) -> list[str]:
+        return [self.iscsid, "-i", str(Path(self.run_dir) / "initiatorname.iscsi"), "-p", self.pidfile]
+
+    def _iscsid_running(self) -> bool:
+        try:
+            pid = int(Path(self.pidfile).read_text().split()[0])
+            os.kill(pid, 0)
+            return True
+        except (OSError, ValueError, IndexError):
+            return False
+
+    def plan(self, cfg: BootConfig, target: Target) -> list[PlannedCommand]:
+        from ..infra.run import shown
+
+        path = record_path(target, node_dir=self.node_dir)
+        return [PlannedCommand(f"write {path} (mode 0600; holds the CHAP secrets)" if target.secrets()
+                               else f"write {path} (mode 0600)"),
+                PlannedCommand(shown(self._login_argv(target)))]
+
+    def prepare(self, cfg: BootConfig, log: Logger) -> None:
+        """Start iscsid with this boot's initiator name unless one runs already."""
+        if self._iscsid_running():
+            log.info(f"iscsid is running (pid file {self.pidfile})")
+            return
+        assert cfg.initiator is not None and cfg.initiator.name
+        run_dir = Path(self.run_dir)
+        run_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+        (run_dir / "initiatorname.iscsi").write_text(f"InitiatorName={cfg.initiator.name}\n")
+        try:
+            r = run(self._iscsid_argv(), timeout=30, log=log)
+        except CommandError as e:
+            raise IscsiLoginError(f"cannot start iscsid: {e}") from None
+        if not r.ok:
+            raise IscsiLoginError(f"iscsid did not start: {_why(r, self.iscsid)}")
+
+    def _write_record(self, cfg: BootConfig, target: Target) -> Path:
+        path = record_path(target, node_dir=self.node_dir)
+        text = node_record(cfg, target, params=self.params)
+        old = os.umask(0o077)
+        try:
+            for d in reversed([path.parent, path.parent.parent, Path(self.node_dir)]):
+                d.mkdir(mode=0o700, parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.ibftkit")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            os.replace(tmp, path)
+        finally:
+            os.umask(old)
+        self.written[target.index] = path
+        return path
+
+    def login(self, cfg: BootConfig, target: Target, log: Logger) -> Attempt:
+        label = target_label(target)
+        try:
+            path = self._write_record(cfg, target)
+        except OSError as e:
+            return Attempt(False, f"cannot write the node record: {e.strerror or e}", retry=False)
+        log.info(f"wrote node record {path} (mode 0600)")
+        try:
+            r = run(self._login_argv(target), timeout=self.timeout, secrets=cfg.secrets(), log=log,
+                    on_wait=lambda s: log.progress(f"waiting for the login to {label} ({s:.0f} s)"))
+        except CommandError as e:
+            return Attempt(False, str(e), retry=e.kind == "timeout")
+        if r.ok:
+            return Attempt(True, f"logged in to {label} in {r.seconds:.1f} s")
+        if r.returncode == 15:
+            return Attempt(True, f"{label}: a session exists already")
+        return Attempt(False, _why(r, self.iscsiadm), retry=r.returncode != 7)
+
+    def cleanup_failed(self, target: Target) -> None:
+        """Leave no secret behind for a target that never logged in."""
+        path = self.written.pop(target.index, None)
+        if path is None:
+            return
+        path.unlink(missing_ok=True)
+        for d in (path.parent, path.parent.parent):
+            try:
+                d.rmdir()
+            except OSError:
+                break
+
+
+Backend = IscsistartBackend | IscsiadmBackend

@@ -1,0 +1,1 @@
+"""The network a boot configuration needs: links, the plan, applying it, early link-up."""
