@@ -70,7 +70,7 @@ def packages(tmp_path: Path) -> Path:
     pkgs = tmp_path / "pkgs"
     _write(pkgs / "ibftkit" / "__init__.py", "__version__ = '0'\n")
     _write(pkgs / "ibftkit" / "cli" / "init.py", "def main():\n    return 0\n")
-    _write(pkgs / "ibftkit" / "dhcp" / "__init__.py", "")
+    _write(pkgs / "ibftkit" / "sources" / "dhcp" / "__init__.py", "")
     _write(pkgs / "ibftkit" / "tests" / "test_x.py", "")
     _write(pkgs / "construct" / "__init__.py", "")
     _write(pkgs / "pyroute2" / "__init__.py", "")
@@ -100,7 +100,7 @@ def test_stage_copies_what_ibftkit_init_needs(tmp_path: Path, fake_python: objec
     pkg = _image(dest, stage.PACKAGE_DIR)
     assert sorted(p.name for p in pkg.iterdir()) == ["construct", "ibftkit", "pyroute2"]
     assert (pkg / "ibftkit" / "cli" / "init.pyc").exists() and not list(pkg.rglob("*.py"))
-    assert not (pkg / "ibftkit" / "dhcp").exists() and not (pkg / "ibftkit" / "tests").exists()
+    assert not (pkg / "ibftkit" / "sources" / "dhcp").exists() and not (pkg / "ibftkit" / "tests").exists()
     assert not (pkg / "pyroute2" / "iproute.pyi").exists()
     dynload = py.dynload  # type: ignore[attr-defined]
     assert result.elf == [
@@ -139,7 +139,7 @@ def test_dhcp_adds_scapy_and_the_client(tmp_path: Path, fake_python: object, pac
     dest = tmp_path / "image"
     stage.stage_all(dest, dhcp=True, path=[str(packages)], workers=1, py=fake_python)
     pkg = _image(dest, stage.PACKAGE_DIR)
-    assert (pkg / "scapy" / "__init__.pyc").exists() and (pkg / "ibftkit" / "dhcp" / "__init__.pyc").exists()
+    assert (pkg / "scapy" / "__init__.pyc").exists() and (pkg / "ibftkit" / "sources" / "dhcp" / "__init__.pyc").exists()
 
 
 def test_manifest_lists_copies_then_strips(tmp_path: Path) -> None:
