@@ -139,7 +139,8 @@ def test_dhcp_adds_scapy_and_the_client(tmp_path: Path, fake_python: object, pac
     dest = tmp_path / "image"
     stage.stage_all(dest, dhcp=True, path=[str(packages)], workers=1, py=fake_python)
     pkg = _image(dest, stage.PACKAGE_DIR)
-    assert (pkg / "scapy" / "__init__.pyc").exists() and (pkg / "ibftkit" / "sources" / "dhcp" / "__init__.pyc").exists()
+    assert (pkg / "scapy" / "__init__.pyc").exists()
+    assert (pkg / "ibftkit" / "sources" / "dhcp" / "__init__.pyc").exists()
 
 
 def test_manifest_lists_copies_then_strips(tmp_path: Path) -> None:
