@@ -22,8 +22,19 @@ def two_commands() -> list[str]:
 def test_readme_gives_exactly_two_commands() -> None:
     cmds = two_commands()
     assert len(cmds) == 2 and all("\n" not in c for c in cmds)
-    assert cmds[1] == "sudo tools/test-all"
+    assert cmds[1] == "tools/test-all"
     assert "tools/test-all" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_test_command_works_for_root_without_sudo() -> None:
+    """A fresh Debian has no sudo and its user is root: the command is written as root types it,
+    tools/test-all never calls sudo, and install-test-deps calls it only when not root."""
+    section = (ROOT / "README.md").read_text().split("## Two commands", 1)[1].split("\n## ", 1)[0]
+    assert "sudo tools/test-all" in section and "another user" in section
+    code = [line for line in (ROOT / "tools" / "test-all").read_text().splitlines() if not line.startswith("#")]
+    assert not any("sudo" in line for line in code)
+    deps = (ROOT / "tools" / "install-test-deps").read_text()
+    assert 'if [ "$(id -u)" -eq 0 ]; then\n\tas_root=()' in deps
 
 
 @pytest.mark.allow_subprocess
