@@ -48,16 +48,99 @@ Progress = Callable[[str], None]
 # --- what this run changed (the undo log) --------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
 class Change:
-    """One change this run made, with what is needed to take it back."""
+    """One change this run made; ``undo`` takes it back (over the run's netlink socket ``ipr``).
 
-    kind: str  # link_up | link_created | address | route | file | hostname
-    what: str  # human text: "set eth0 up", "added 10.0.0.2/24 to eth0"
-    data: tuple[tuple[str, Any], ...] = ()
+    One small class per kind of change, each with its own undo; ``what`` is the human text
+    ("set eth0 up", "added 10.0.0.2/24 to eth0")."""
 
-    def get(self, key: str) -> Any:
-        return dict(self.data)[key]
+    what: str
+
+    def undo(self, ipr: Any) -> None:
+        raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True)
+class LinkRaised(Change):
+    """A link this run set up (``LinkUp``, or ``raise_links`` before the imports): set it down."""
+
+    what: str
+    index: int
+    ifname: str
+
+    def undo(self, ipr: Any) -> None:
+        ipr.link("set", index=self.index, state="down")
+
+
+@dataclasses.dataclass(frozen=True)
+class LinkCreated(Change):
+    """A link this run created (``CreateVlan``): delete it."""
+
+    what: str
+    index: int
+    ifname: str
+
+    def undo(self, ipr: Any) -> None:
+        ipr.link("del", index=self.index)
+
+
+@dataclasses.dataclass(frozen=True)
+class AddressAdded(Change):
+    """An address this run added (``AddAddress``, ``RunDhcp``): delete it."""
+
+    what: str
+    index: int
+    ifname: str
+    address: str
+    prefixlen: int
+    family: int
+
+    def undo(self, ipr: Any) -> None:
+        ipr.addr("del", index=self.index, address=self.address, prefixlen=self.prefixlen)
+
+
+@dataclasses.dataclass(frozen=True)
+class RouteSet(Change):
+    """A route this run added, or replaced (``previous``: the route it replaced): delete it, or put
+    the previous one back."""
+
+    what: str
+    family: int
+    route: dict[str, Any]
+    previous: dict[str, Any] | None = None
+
+    def undo(self, ipr: Any) -> None:
+        if self.previous is not None:
+            kw = {k: v for k, v in self.previous.items() if v is not None}
+            ipr.route("replace", table=RT_TABLE_MAIN, **kw)
+        else:
+            ipr.route("del", **self.route)
+
+
+@dataclasses.dataclass(frozen=True)
+class FileWritten(Change):
+    """A file this run wrote (resolv.conf): its previous bytes back, or removed if it had none."""
+
+    what: str
+    path: str
+    previous: bytes | None
+
+    def undo(self, ipr: Any) -> None:
+        if self.previous is None:
+            Path(self.path).unlink(missing_ok=True)
+        else:
+            write_atomic(Path(self.path), self.previous)
+
+
+@dataclasses.dataclass(frozen=True)
+class HostnameSet(Change):
+    """The host name this run set: the previous one back (in the caller's UTS namespace)."""
+
+    what: str
+    previous: str
+
+    def undo(self, ipr: Any) -> None:
+        socket.sethostname(self.previous)
 
 
 @dataclasses.dataclass
@@ -183,22 +266,25 @@ class _Applier:
             self._indexes[ifname] = _index(self.ipr, ifname)
         return self._indexes[ifname]
 
-    def record(self, kind: str, what: str, **data: Any) -> None:
-        self.result.changes.append(Change(kind, what, tuple(data.items())))
+    def record(self, change: Change) -> None:
+        self.result.changes.append(change)
 
     def run(self, step: Step) -> str:
-        handler = getattr(self, f"_{step.kind}")
-        return str(handler(step))
+        """Carry out one step; the handler is chosen by the step's type (``HANDLERS``)."""
+        handler = HANDLERS.get(type(step))
+        if handler is None:
+            raise TypeError(f"no handler for plan step {type(step).__name__}")
+        return handler(self, step)
 
     def _link_up(self, step: LinkUp) -> str:
         index = self.index(step.ifname)
         if int(_link(self.ipr, index)["flags"]) & IFF_UP:
             if step.ifname not in self.raised:
                 return f"{step.ifname} already up"
-            self.record("link_up", f"set {step.ifname} up", index=index, ifname=step.ifname)
+            self.record(LinkRaised(f"set {step.ifname} up", index, step.ifname))
             return f"set {step.ifname} up (before the imports)"
         self.ipr.link("set", index=index, state="up")
-        self.record("link_up", f"set {step.ifname} up", index=index, ifname=step.ifname)
+        self.record(LinkRaised(f"set {step.ifname} up", index, step.ifname))
         return f"set {step.ifname} up"
 
     def _wait_carrier(self, step: WaitCarrier) -> str:
@@ -237,7 +323,7 @@ class _Applier:
                 raise _StepFailed("kernel has no 802.1Q support (modprobe 8021q)") from None
             raise
         index = self.index(step.ifname)
-        self.record("link_created", f"created {step.ifname}", index=index, ifname=step.ifname)
+        self.record(LinkCreated(f"created {step.ifname}", index, step.ifname))
         return f"created {step.ifname}"
 
     def _add_address(self, step: AddAddress) -> str:
@@ -254,8 +340,7 @@ class _Applier:
         if iface.version == 6:
             kw["flags"] = IFA_F_NODAD  # usable at once, no ~1 s tentative state
         self.ipr.addr("add", **kw)
-        self.record("address", f"added {iface} to {ifname}", index=index, ifname=ifname, address=ip,
-                    prefixlen=plen, family=family)
+        self.record(AddressAdded(f"added {iface} to {ifname}", index, ifname, ip, plen, family))
         return f"added {iface} to {ifname}"
 
     def _run_dhcp(self, step: RunDhcp) -> str:
@@ -298,8 +383,7 @@ class _Applier:
             kw["gateway"] = gw
         self.ipr.route("replace" if previous else "add", **kw)
         what = f"route {step.dst}{'' if gw is None else ' via ' + gw} dev {step.ifname}"
-        self.record("route", ("replaced " if previous else "added ") + what, family=family, route=kw,
-                    previous=previous)
+        self.record(RouteSet(("replaced " if previous else "added ") + what, family, kw, previous))
         return ("replaced " if previous else "added ") + what
 
     def _set_dns(self, step: SetDns) -> str:
@@ -314,7 +398,7 @@ class _Applier:
         if before == text.encode():
             return f"{path} already lists {', '.join(str(s) for s in step.servers)}"
         write_atomic(path, text.encode())
-        self.record("file", f"wrote {path}", path=str(path), previous=before)
+        self.record(FileWritten(f"wrote {path}", str(path), before))
         return f"wrote {path}"
 
     def _set_hostname(self, step: SetHostname) -> str:
@@ -322,8 +406,21 @@ class _Applier:
         if before == step.hostname:
             return f"hostname already {step.hostname}"
         socket.sethostname(step.hostname)
-        self.record("hostname", f"set hostname {step.hostname}", previous=before)
+        self.record(HostnameSet(f"set hostname {step.hostname}", before))
         return f"set hostname {step.hostname} (was {before})"
+
+
+#: Plan step type -> the ``_Applier`` method that carries it out (a new step type adds a line here).
+HANDLERS: dict[type[Step], Callable[[_Applier, Any], str]] = {
+    LinkUp: _Applier._link_up,
+    WaitCarrier: _Applier._wait_carrier,
+    CreateVlan: _Applier._create_vlan,
+    AddAddress: _Applier._add_address,
+    RunDhcp: _Applier._run_dhcp,
+    AddRoute: _Applier._add_route,
+    SetDns: _Applier._set_dns,
+    SetHostname: _Applier._set_hostname,
+}
 
 
 def _route_dst(msg: Any) -> str:
@@ -432,34 +529,10 @@ def _undo_with(ipr: Any, result: ApplyResult) -> list[str]:
     while result.changes:
         c = result.changes.pop()
         try:
-            _undo_one(ipr, c)
+            c.undo(ipr)
         except NetlinkError as e:
             if getattr(e, "code", None) not in gone:
                 failed.append(f"{c.what} ({_why(e)})")
         except OSError as e:
             failed.append(f"{c.what} ({_why(e)})")
     return failed
-
-
-def _undo_one(ipr: Any, c: Change) -> None:
-    if c.kind == "link_up":
-        ipr.link("set", index=c.get("index"), state="down")
-    elif c.kind == "link_created":
-        ipr.link("del", index=c.get("index"))
-    elif c.kind == "address":
-        ipr.addr("del", index=c.get("index"), address=c.get("address"), prefixlen=c.get("prefixlen"))
-    elif c.kind == "route":
-        previous = c.get("previous")
-        if previous is not None:
-            kw = {k: v for k, v in previous.items() if v is not None}
-            ipr.route("replace", table=RT_TABLE_MAIN, **kw)
-        else:
-            ipr.route("del", **c.get("route"))
-    elif c.kind == "file":
-        path, before = Path(c.get("path")), c.get("previous")
-        if before is None:
-            path.unlink(missing_ok=True)
-        else:
-            write_atomic(path, before)
-    elif c.kind == "hostname":
-        socket.sethostname(c.get("previous"))

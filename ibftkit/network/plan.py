@@ -301,17 +301,20 @@ def _valid_hostname(name: str) -> bool:
     return len(name) <= HOST_NAME_MAX and bool(_HOSTNAME.match(name))
 
 
-def plan_network(cfg: BootConfig, *, links: Sequence[LinkInfo], dhcp_rerun: bool = False,
-                 set_hostname: bool = True) -> NetPlan:
-    """The plan for ``cfg`` on a machine with ``links``. Raises ``NetError`` naming the NIC/target."""
+#: What a rule gives: the steps to add (in order) and notes on what it deliberately leaves alone.
+RuleResult = tuple[list[Step], list[str]]
+
+
+def rule_targets(cfg: BootConfig) -> tuple[list[Target], list[Nic], list[str]]:
+    """The valid targets (boot-selected first) and the NICs they use, in order of first use (the
+    boot target's NIC first; every valid NIC when no target is valid), with notes on the rest.
+    Raises ``NetError`` for a target whose NIC is missing or not valid (iBFT 1.03 target ``nic_assoc``)."""
     notes: list[str] = []
     targets = [t for t in cfg.targets if t.valid]
     targets.sort(key=lambda t: 0 if t.boot_selected else 1)
     for t in cfg.targets:
         if not t.valid:
             notes.append(f"target[{t.index}] is not marked valid: ignored")
-
-    # The NICs to configure, in order of first use (the boot target's NIC first).
     used: list[Nic] = []
     for t in targets:
         nic = cfg.nic_for(t)
@@ -329,54 +332,71 @@ def plan_network(cfg: BootConfig, *, links: Sequence[LinkInfo], dhcp_rerun: bool
     for n in cfg.nics:
         if n not in used:
             notes.append(f"NIC[{n.index}] is used by no valid target: left alone")
+    return targets, used, notes
 
+
+def rule_links(nic: Nic, link: LinkInfo, up: set[str]) -> tuple[list[Step], list[str], str]:
+    """Links and VLANs: ``link`` up and its carrier awaited (once per link), and for ``vlan`` ≠ 0 an
+    802.1Q ``<if>.<vid>`` link (iBFT 1.03 NIC offset 88, the VID is the low 12 bits). Returns the
+    steps, notes and the name of the link that carries the NIC's address; adds what it raises to
+    ``up``. Raises ``NetError`` when the VLAN link name exceeds ``IFNAME_MAX``."""
     steps: list[Step] = []
-    states: dict[int, _NicState] = {}
-    up: set[str] = set()
-    addressed: set[tuple[str, str]] = set()
-    for nic in used:
-        link = find_link(nic, links)
-        if link.ifname not in up:
-            steps += [LinkUp(link.ifname), WaitCarrier(link.ifname)]
-            up.add(link.ifname)
-        l3 = link.ifname
-        if nic.vlan_id:
-            l3 = f"{link.ifname}.{nic.vlan_id}"
-            if len(l3) > IFNAME_MAX:
-                raise NetError(f"NIC[{nic.index}]: VLAN link name {l3} is longer than {IFNAME_MAX} characters")
-            if nic.vlan != nic.vlan_id:
-                notes.append(f"NIC[{nic.index}]: vlan field 0x{nic.vlan:04x} looks like a full 802.1Q TCI; "
-                             f"using its VID {nic.vlan_id}")
-            if l3 not in up:
-                steps += [CreateVlan(l3, link.ifname, nic.vlan_id), LinkUp(l3)]
-                up.add(l3)
-        iface = _interface(nic)
-        if iface is not None and iface.network.prefixlen == 0:
-            notes.append(f"NIC[{nic.index}]: prefix length 0 makes every address on-link")
-        from_dhcp = nic.origin == Origin.DHCP
-        if dhcp_rerun and from_dhcp:
-            steps.append(RunDhcp(l3, nic.index, iface))
-        elif iface is not None and (l3, str(iface)) not in addressed:
-            steps.append(AddAddress(l3, iface, nic.index, DHCP_NOTE if from_dhcp else ""))
-            addressed.add((l3, str(iface)))
-        elif iface is None:
-            notes.append(f"NIC[{nic.index}] has no address: {l3} keeps the addresses it has")
-        if dhcp_rerun and not from_dhcp:
-            notes.append(f"NIC[{nic.index}]: origin {nic.origin.name}, not DHCP: --dhcp-rerun does not apply")
-        states[nic.index] = _NicState(nic, link, l3, iface, _gateway(nic, iface, notes))
+    notes: list[str] = []
+    if link.ifname not in up:
+        steps += [LinkUp(link.ifname), WaitCarrier(link.ifname)]
+        up.add(link.ifname)
+    l3 = link.ifname
+    if nic.vlan_id:
+        l3 = f"{link.ifname}.{nic.vlan_id}"
+        if len(l3) > IFNAME_MAX:
+            raise NetError(f"NIC[{nic.index}]: VLAN link name {l3} is longer than {IFNAME_MAX} characters")
+        if nic.vlan != nic.vlan_id:
+            notes.append(f"NIC[{nic.index}]: vlan field 0x{nic.vlan:04x} looks like a full 802.1Q TCI; "
+                         f"using its VID {nic.vlan_id}")
+        if l3 not in up:
+            steps += [CreateVlan(l3, link.ifname, nic.vlan_id), LinkUp(l3)]
+            up.add(l3)
+    return steps, notes, l3
 
-    # One default route, for the boot NIC.
-    boot_t = _boot_target(targets)
-    boot = states.get(boot_t.nic_index) if boot_t else (next(iter(states.values())) if states else None)
+
+def rule_address(nic: Nic, l3: str, iface: IPInterface | None, *, dhcp_rerun: bool,
+                 addressed: set[tuple[str, str]]) -> RuleResult:
+    """Addresses: the NIC's address and prefix (iBFT 1.03 NIC offsets 2 and 18) on ``l3``, once per
+    link and address (recorded in ``addressed``); origin DHCP (offset 19) with ``dhcp_rerun`` asks
+    DHCP instead."""
+    steps: list[Step] = []
+    notes: list[str] = []
+    if iface is not None and iface.network.prefixlen == 0:
+        notes.append(f"NIC[{nic.index}]: prefix length 0 makes every address on-link")
+    from_dhcp = nic.origin == Origin.DHCP
+    if dhcp_rerun and from_dhcp:
+        steps.append(RunDhcp(l3, nic.index, iface))
+    elif iface is not None and (l3, str(iface)) not in addressed:
+        steps.append(AddAddress(l3, iface, nic.index, DHCP_NOTE if from_dhcp else ""))
+        addressed.add((l3, str(iface)))
+    elif iface is None:
+        notes.append(f"NIC[{nic.index}] has no address: {l3} keeps the addresses it has")
+    if dhcp_rerun and not from_dhcp:
+        notes.append(f"NIC[{nic.index}]: origin {nic.origin.name}, not DHCP: --dhcp-rerun does not apply")
+    return steps, notes
+
+
+def rule_default_route(boot: _NicState | None) -> RuleResult:
+    """Default route: one, via the boot NIC's gateway (iBFT 1.03 NIC offset 24), out of its link."""
+    if boot is None:
+        return [], []
+    if boot.gateway is None:
+        return [], [f"boot NIC[{boot.nic.index}] has no gateway: no default route"]
+    dst = ipaddress.ip_network("0.0.0.0/0" if boot.gateway.version == 4 else "::/0")
+    return [AddRoute(dst, boot.gateway, boot.l3, f"boot NIC[{boot.nic.index}]")], []
+
+
+def rule_host_routes(targets: Sequence[Target], states: dict[int, _NicState]) -> RuleResult:
+    """Host routes: one /32 or /128 per target outside its NIC's subnet, via that NIC's gateway and
+    out of its link (two NICs to one array stay two paths); none for on-link targets. Raises
+    ``NetError`` for a family mismatch or an off-subnet target whose NIC has no gateway."""
+    notes: list[str] = []
     routes: dict[IPNetwork, AddRoute] = {}
-    if boot is not None:
-        if boot.gateway is not None:
-            dst = ipaddress.ip_network("0.0.0.0/0" if boot.gateway.version == 4 else "::/0")
-            routes[dst] = AddRoute(dst, boot.gateway, boot.l3, f"boot NIC[{boot.nic.index}]")
-        else:
-            notes.append(f"boot NIC[{boot.nic.index}] has no gateway: no default route")
-
-    # One host route per off-subnet target, out of its own NIC.
     for t in targets:
         st = states[t.nic_index]
         who = f"target[{t.index}]"
@@ -404,10 +424,13 @@ def plan_network(cfg: BootConfig, *, links: Sequence[LinkInfo], dhcp_rerun: bool
         elif (old.gateway, old.ifname) != (route.gateway, route.ifname):
             notes.append(f"{who} {ip}: already routed via {old.gateway} dev {old.ifname}; a second path "
                          f"dev {route.ifname} to the same address needs policy routing: not added")
-    steps += routes.values()
+    return list(routes.values()), notes
 
-    # DNS: the boot NIC's servers first, then the others', at most MAXNS.
-    ordered = ([boot] if boot else []) + [s for s in states.values() if s is not boot]
+
+def rule_dns(ordered: Sequence[_NicState]) -> RuleResult:
+    """DNS: the NICs' servers (iBFT 1.03 NIC offsets 40, 56), boot NIC first, without repeats, at most
+    ``MAXNS`` (glibc ``resolv/resolv.h``)."""
+    notes: list[str] = []
     servers: list[IPAddress] = []
     for st in ordered:
         for s in (st.nic.primary_dns, st.nic.secondary_dns):
@@ -418,16 +441,48 @@ def plan_network(cfg: BootConfig, *, links: Sequence[LinkInfo], dhcp_rerun: bool
         notes.append(f"{len(servers)} DNS servers; resolv.conf uses the first {MAXNS}: "
                      + ", ".join(str(s) for s in servers[MAXNS:]) + " left out")
         servers = servers[:MAXNS]
-    if servers:
-        steps.append(SetDns(tuple(servers)))
+    return ([SetDns(tuple(servers))] if servers else []), notes
 
+
+def rule_hostname(ordered: Sequence[_NicState], *, set_hostname: bool) -> RuleResult:
+    """Host name: the first NIC's (boot NIC first) that has one, if valid (RFC 1123, ``HOST_NAME_MAX``)."""
     names = [st.nic.hostname for st in ordered if st.nic.hostname]
-    if names:
-        name = names[0]
-        if not set_hostname:
-            notes.append(f"hostname {name!r} not set (--no-hostname)")
-        elif not _valid_hostname(name):
-            notes.append(f"hostname {name!r} is not a valid host name (RFC 1123): not set")
-        else:
-            steps.append(SetHostname(name))
+    if not names:
+        return [], []
+    name = names[0]
+    if not set_hostname:
+        return [], [f"hostname {name!r} not set (--no-hostname)"]
+    if not _valid_hostname(name):
+        return [], [f"hostname {name!r} is not a valid host name (RFC 1123): not set"]
+    return [SetHostname(name)], []
+
+
+def plan_network(cfg: BootConfig, *, links: Sequence[LinkInfo], dhcp_rerun: bool = False,
+                 set_hostname: bool = True) -> NetPlan:
+    """The plan for ``cfg`` on a machine with ``links``: the rules above in order (per NIC: links and
+    VLANs, then addresses; then the default route, host routes, DNS, host name). Raises ``NetError``
+    naming the NIC/target."""
+    targets, used, notes = rule_targets(cfg)
+    steps: list[Step] = []
+    states: dict[int, _NicState] = {}
+    up: set[str] = set()
+    addressed: set[tuple[str, str]] = set()
+    for nic in used:
+        link = find_link(nic, links)
+        more, why, l3 = rule_links(nic, link, up)
+        steps += more
+        notes += why
+        iface = _interface(nic)
+        more, why = rule_address(nic, l3, iface, dhcp_rerun=dhcp_rerun, addressed=addressed)
+        steps += more
+        notes += why
+        states[nic.index] = _NicState(nic, link, l3, iface, _gateway(nic, iface, notes))
+
+    boot_t = _boot_target(targets)
+    boot = states.get(boot_t.nic_index) if boot_t else (next(iter(states.values())) if states else None)
+    ordered = ([boot] if boot else []) + [s for s in states.values() if s is not boot]
+    for more, why in (rule_default_route(boot), rule_host_routes(targets, states), rule_dns(ordered),
+                      rule_hostname(ordered, set_hostname=set_hostname)):
+        steps += more
+        notes += why
     return NetPlan(tuple(steps), tuple(notes), cfg.source)
