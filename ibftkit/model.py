@@ -354,6 +354,46 @@ class Nic:
         """The 802.1Q VID (the low 12 bits; some firmware stores the whole TCI)."""
         return self.vlan & 0x0FFF
 
+    @property
+    def is_dhcp(self) -> bool:
+        """The firmware got this NIC's address by DHCP: origin 3 **or** a DHCP-server field set.
+
+        Firmware is unreliable about the origin byte (gPXE/iPXE wrote 0 for a DHCP lease), so
+        every consumer takes either signal: dracut ``modules.d/40network/net-lib.sh``
+        ``ibft_to_cmdline`` (``[ -n "$dhcp" ] || [ "$origin" -eq 3 ]``), open-iscsi
+        ``usr/fwparam_ibft/fw_entry.c`` (origin 3 or ``dhcp`` not ``0.0.0.0``) and wicked's
+        ``extensions/ibft``. A null DHCP server (all zero or ``::ffff:0.0.0.0``, which the
+        kernel hides) does not count. Every render and the network plan use this one rule.
+        """
+        return self.origin == Origin.DHCP or not is_null_ip(self.dhcp_server)
+
+    @property
+    def is_slaac(self) -> bool:
+        """An IPv6 address from router advertisements (origin 4): NetworkManager's ``auto``."""
+        return self.origin == Origin.ROUTER_ADVERTISEMENT and self.family == 6 and not self.is_dhcp
+
+    @property
+    def gateway_address(self) -> IPAddress | None:
+        """The gateway to route through: ``None`` when the field is null, ``255.255.255.255``
+        (written by some firmware for "none") or of the other family than the NIC's address."""
+        gw = self.gateway
+        if is_null_ip(gw) or str(gw) == "255.255.255.255":
+            return None
+        assert gw is not None
+        if not is_null_ip(self.ip_address) and self.ip_address is not None \
+                and gw.version != self.ip_address.version:
+            return None
+        return gw
+
+    @property
+    def family(self) -> int:
+        """4 or 6: the family of the address, else of the DHCP server or gateway; 4 when none is set."""
+        for ip in (self.ip_address, self.dhcp_server, self.gateway):
+            if not is_null_ip(ip):
+                assert ip is not None
+                return ip.version
+        return 4
+
 
 @dataclasses.dataclass(frozen=True)
 class Target:
@@ -394,6 +434,60 @@ class Target:
 
 
 @dataclasses.dataclass(frozen=True)
+class TargetPath:
+    """How one target is reached through the NIC the firmware named for it.
+
+    ``dst`` is the target's host prefix (/32 or /128); ``gateway`` is ``None`` when the target is
+    on-link (inside the NIC's prefix, or link-local), else the NIC's gateway; ``gateway_onlink``
+    says the gateway lies outside the NIC's prefix (a /32 lease, RFC 3021 aside), so the kernel
+    accepts a route through it only after an on-link route to the gateway itself.
+    ``source`` is the NIC's address (the route's preferred source).
+    """
+
+    dst: ipaddress.IPv4Network | ipaddress.IPv6Network
+    nic_index: int
+    gateway: IPAddress | None
+    source: IPAddress | None
+    gateway_onlink: bool = False
+
+    @property
+    def on_link(self) -> bool:
+        return self.gateway is None
+
+
+def target_path(nic: Nic, target: Target) -> TargetPath | str:
+    """The route to ``target`` through ``nic``, or one line saying why there is none.
+
+    The rule of open-iscsi's ``iscsistart -N`` (``usr/iscsi_net_util.c``
+    ``net_setup_netdev_ipv4``): a host route to every target, ``dev <nic>`` when the target is on
+    the NIC's subnet, ``via <gateway>`` otherwise. Link-local targets (``fe80::/10``,
+    ``169.254.0.0/16``) are on-link by definition (RFC 4291 §2.5.6, RFC 3927). The plan
+    (``plan_network``) and the dracut render (``rd.route=``) both take their routes from here.
+    """
+    who = f"target[{target.index}]"
+    ip = target.ip_address
+    if ip is None:
+        return f"{who}: server {target.server_name!r} is a name, not an address"
+    iface = None
+    if not is_null_ip(nic.ip_address):
+        try:
+            iface = nic.interface
+        except ValueError:
+            iface = None
+    if iface is None:
+        return f"{who} {ip}: NIC[{nic.index}] has no usable address to judge on-link"
+    if ip.version != iface.version:
+        return f"{who} {ip} is IPv{ip.version} but its NIC[{nic.index}] address {iface} is IPv{iface.version}"
+    dst = ipaddress.ip_network(f"{ip}/{ip.max_prefixlen}")
+    if ip in iface.network or ip.is_link_local:
+        return TargetPath(dst, nic.index, None, iface.ip)
+    gw = nic.gateway_address
+    if gw is None:
+        return f"{who} {ip} is outside NIC[{nic.index}]'s subnet {iface.network} and NIC[{nic.index}] has no gateway"
+    return TargetPath(dst, nic.index, gw, iface.ip, gateway_onlink=gw not in iface.network)
+
+
+@dataclasses.dataclass(frozen=True)
 class BootConfig:
     """Everything needed to reach the boot disk, whatever the source."""
 
@@ -413,10 +507,34 @@ class BootConfig:
     def nic_for(self, target: Target) -> Nic | None:
         return self.nic_by_index(target.nic_index)
 
+    def usable_targets(self) -> list[Target]:
+        """The targets to use, in table order: the valid flag (bit 0, iBFT 1.03 §1.4.3.3) set and
+        an address to connect to. Every render and the plan use this one rule; only the
+        claimed-identical ``iscsistart`` render applies open-iscsi's own (flags non-zero)."""
+        return [t for t in self.targets if t.valid and t.address]
+
     def login_order(self) -> list[Target]:
-        """Valid targets, boot-selected first, then the rest in table order (multipath)."""
-        usable = [t for t in self.targets if t.flags and t.address]
-        return sorted(usable, key=lambda t: 0 if t.boot_selected else 1)
+        """``usable_targets()``, boot-selected first, then the rest in table order (multipath)."""
+        return sorted(self.usable_targets(), key=lambda t: 0 if t.boot_selected else 1)
+
+    def boot_target(self) -> Target | None:
+        """The first boot-selected usable target, else the first usable one; ``None`` if none."""
+        order = self.login_order()
+        return order[0] if order else None
+
+    def boot_nic(self) -> Nic | None:
+        """The NIC the boot target names (its ``nic_assoc``): the one that gets the default route."""
+        t = self.boot_target()
+        return None if t is None else self.nic_for(t)
+
+    def used_nics(self) -> list[Nic]:
+        """The NICs the usable targets name, in login order, each once (boot NIC first)."""
+        out: list[Nic] = []
+        for t in self.login_order():
+            nic = self.nic_for(t)
+            if nic is not None and nic not in out:
+                out.append(nic)
+        return out
 
     def secrets(self) -> list[str]:
         return [s for t in self.targets for s in t.secrets()]

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ..infra.errors import NetError
-from ..model import BootConfig, IPAddress, Nic, Origin, Target, is_null_ip, normalize_mac
+from ..model import BootConfig, IPAddress, Nic, Target, is_null_ip, normalize_mac
 from .links import LinkInfo, by_mac
 
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
@@ -368,7 +368,7 @@ def rule_address(nic: Nic, l3: str, iface: IPInterface | None, *, dhcp_rerun: bo
     notes: list[str] = []
     if iface is not None and iface.network.prefixlen == 0:
         notes.append(f"NIC[{nic.index}]: prefix length 0 makes every address on-link")
-    from_dhcp = nic.origin == Origin.DHCP
+    from_dhcp = nic.is_dhcp
     if dhcp_rerun and from_dhcp:
         steps.append(RunDhcp(l3, nic.index, iface))
     elif iface is not None and (l3, str(iface)) not in addressed:

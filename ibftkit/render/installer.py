@@ -31,20 +31,38 @@ import ipaddress
 import shlex
 from collections.abc import Mapping
 
-from ..model import BootConfig, ChapType, Nic, Origin, Target, is_null_ip
+from ..model import BootConfig, ChapType, Nic, Target, TargetPath, is_null_ip, target_path
 
 
 def _q(value: object) -> str:
     return shlex.quote(str(value))
 
 
-def _used_nics(cfg: BootConfig, targets: list[Target]) -> list[Nic]:
-    nics: list[Nic] = []
-    for t in targets:
-        nic = cfg.nic_for(t)
-        if nic is not None and nic not in nics:
-            nics.append(nic)
-    return nics
+def _iface_key(nic: Nic, macs: Mapping[str, str]) -> tuple[str, int]:
+    """One interface: its name when known, else its MAC, with the VLAN it carries."""
+    return (_device(nic, macs) or (nic.mac or "").lower() or f"#{nic.index}", nic.vlan_id)
+
+
+def _interfaces(cfg: BootConfig, macs: Mapping[str, str]) -> tuple[list[Nic], dict[int, int], list[str]]:
+    """The NICs to configure, one per interface (boot NIC first), the NIC index each used NIC
+    maps to, and notes on NIC structures that repeat an interface.
+
+    Firmware that writes one NIC structure per target or per attempt (iPXE after several
+    ``sanhook`` commands, EDK2 per attempt) names one interface several times; configuring it
+    once is what the network plan does, and what dracut needs (one ``ifname=`` per MAC)."""
+    first: dict[tuple[str, int], Nic] = {}
+    alias: dict[int, int] = {}
+    notes: list[str] = []
+    for nic in cfg.used_nics():
+        key = _iface_key(nic, macs)
+        keep = first.setdefault(key, nic)
+        alias[nic.index] = keep.index
+        if keep is not nic:
+            same = (nic.ip_address, nic.prefix_len, nic.is_dhcp) == (keep.ip_address, keep.prefix_len, keep.is_dhcp)
+            what = "same address" if same else f"a different address ({nic.ip_address}/{nic.prefix_len}), not used"
+            notes.append(f"# NIC[{nic.index}] names the interface of NIC[{keep.index}] again (MAC {nic.mac}, "
+                         f"{what}): configured once, as NIC[{keep.index}]")
+    return list(first.values()), alias, notes
 
 
 def _device(nic: Nic, macs: Mapping[str, str]) -> str | None:
@@ -69,17 +87,46 @@ def _dns(nic: Nic) -> list[str]:
 
 
 def _gateway(nic: Nic) -> str | None:
-    gw = nic.gateway
-    if is_null_ip(gw) or str(gw) == "255.255.255.255":
-        return None
-    return str(gw)
+    gw = nic.gateway_address
+    return None if gw is None else str(gw)
 
 
-def _boot_nic_index(cfg: BootConfig, targets: list[Target]) -> int | None:
-    return targets[0].nic_index if targets else None
+def _boot_nic_index(cfg: BootConfig) -> int | None:
+    nic = cfg.boot_nic()
+    return None if nic is None else nic.index
 
 
 # --- kickstart -----------------------------------------------------------------------------------
+
+
+def _kickstart_nic(nic: Nic, boot_nic: int | None) -> list[str]:
+    """The ``network`` options for one NIC, in the forms pykickstart documents
+    (``pykickstart/commands/network.py``: ``--bootproto`` is IPv4 only; ``--noipv4`` with
+    ``--ipv6=<addr>/<prefix>``, ``--ipv6=dhcp`` (DHCPv6) or ``--ipv6=auto`` (SLAAC))."""
+    iface = None if is_null_ip(nic.ip_address) else nic.interface
+    gw = _gateway(nic) if nic.index == boot_nic else None
+    args: list[str] = []
+    dynamic = nic.is_dhcp or nic.is_slaac or iface is None
+    if nic.family == 6 and dynamic:
+        args += ["--noipv4", "--ipv6=dhcp" if nic.is_dhcp or iface is None else "--ipv6=auto"]
+    elif dynamic:
+        args.append("--bootproto=dhcp")
+    elif isinstance(iface, ipaddress.IPv4Interface):
+        args += ["--bootproto=static", f"--ip={iface.ip}", f"--netmask={iface.netmask}"]
+        if gw:
+            args.append(f"--gateway={gw}")
+    else:
+        args += ["--noipv4", f"--ipv6={iface}"]
+        if gw:
+            args.append(f"--ipv6gateway={gw}")
+    dns = _dns(nic)
+    if dns and not dynamic:
+        args.append(f"--nameserver={','.join(dns)}")
+    if nic.hostname:
+        args.append(f"--hostname={_q(nic.hostname)}")
+    if nic.vlan_id:
+        args.append(f"--vlanid={nic.vlan_id}")
+    return args
 
 
 def render_kickstart(cfg: BootConfig, *, show_secrets: bool = False,
@@ -92,35 +139,20 @@ def render_kickstart(cfg: BootConfig, *, show_secrets: bool = False,
         out.append(f"iscsiname {_q(name)}")
     else:
         out.append("# no initiator name in the boot configuration: add an 'iscsiname' line")
-    boot_nic = _boot_nic_index(cfg, targets)
-    for nic in _used_nics(cfg, targets):
+    boot_nic = _boot_nic_index(cfg)
+    nics, alias, repeats = _interfaces(cfg, macs)
+    out += repeats
+    for nic in nics:
         device = _device(nic, macs) or nic.mac
         if device is None:
             out.append(f"# NIC[{nic.index}] has neither an interface name nor a MAC: no network line")
             continue
-        args = [f"--device={_q(device)}"]
-        iface = None if is_null_ip(nic.ip_address) else nic.interface
-        if nic.origin == Origin.DHCP or iface is None:
-            args.append("--bootproto=dhcp")
-        elif isinstance(iface, ipaddress.IPv4Interface):
-            args += ["--bootproto=static", f"--ip={iface.ip}", f"--netmask={iface.netmask}"]
-            gw = _gateway(nic)
-            if gw and nic.index == boot_nic:
-                args.append(f"--gateway={gw}")
-        else:
-            args += ["--bootproto=static", f"--ipv6={iface}", "--noipv4"]
-            gw = _gateway(nic)
-            if gw and nic.index == boot_nic:
-                args.append(f"--ipv6gateway={gw}")
-        dns = _dns(nic)
-        if dns and not (nic.origin == Origin.DHCP or iface is None):
-            args.append(f"--nameserver={','.join(dns)}")
-        if nic.hostname:
-            args.append(f"--hostname={_q(nic.hostname)}")
-        if nic.vlan_id:
-            args.append(f"--vlanid={nic.vlan_id}")
-        out.append("network " + " ".join(args))
+        out.append("network " + " ".join([f"--device={_q(device)}", *_kickstart_nic(nic, boot_nic)]))
+    devices = {n.index: _device(n, macs) or n.mac or f"NIC[{n.index}]" for n in nics}
     for t in targets:
+        if t.ip_address is not None and t.ip_address.is_link_local:
+            dev = devices.get(alias.get(t.nic_index, -1), f"NIC[{t.nic_index}]")
+            out.append(_LINK_LOCAL.format(t=t, dev=dev))
         args = [f"--ipaddr={_q(t.address)}", f"--port={t.port}"]
         if t.name:
             args.append(f"--target={_q(t.name)}")
@@ -169,6 +201,42 @@ def _netroot(t: Target, show_secrets: bool) -> str:
     return f"netroot=iscsi:{creds}{_host(t.address)}::{port}:{lun}:{t.name or ''}"
 
 
+def _dracut_ip(nic: Nic, l3: str, boot_nic: int | None) -> str:
+    """``ip=`` for one NIC in the forms dracut.cmdline(7) and ``modules.d/40network/net-lib.sh``
+    (``ibft_to_cmdline``, ``ip_to_var``) read: ``<dev>:dhcp``/``dhcp6``/``auto6``, or
+    ``<ip>::<gw>:<netmask>:<host>:<dev>:none[:<dns1>[:<dns2>]]`` with IPv6 addresses in
+    brackets and the IPv6 prefix length as the netmask."""
+    iface = None if is_null_ip(nic.ip_address) else nic.interface
+    if nic.is_dhcp or iface is None:
+        return f"ip={l3}:{'dhcp6' if nic.family == 6 else 'dhcp'}"
+    if nic.is_slaac:
+        return f"ip={l3}:auto6"
+    gw = _gateway(nic) if nic.index == boot_nic else None
+    if isinstance(iface, ipaddress.IPv4Interface):
+        ip, mask = str(iface.ip), str(iface.netmask)
+    else:
+        ip, mask = f"[{iface.ip}]", str(iface.network.prefixlen)
+    gw_text = "" if gw is None else _host(gw)
+    fields = [ip, "", gw_text, mask, nic.hostname or "", l3, "none"] + [_host(d) for d in _dns(nic)]
+    return "ip=" + ":".join(fields)
+
+
+_LINK_LOCAL = ("# target[{t.index}] {t.ip_address} is link-local: it is reached only through {dev}, and a "
+               "connection to it needs that zone ({t.ip_address}%{dev}, RFC 4007 §11), which this form cannot carry")
+
+
+def _rd_routes(path: TargetPath, dev: str) -> list[str]:
+    """``rd.route=<net>/<len>:[<gw>]:<dev>`` (dracut.cmdline(7); ``net-lib.sh`` ``route_to_var``
+    and ``setup_net``: an empty gateway gives ``ip route add <net> dev <dev>``): the target's
+    host route, after an on-link route to a gateway outside the NIC's prefix."""
+    out = []
+    if path.gateway is not None and path.gateway_onlink:
+        out.append(f"rd.route={_host(str(path.gateway))}/{path.gateway.max_prefixlen}::{dev}")
+    gw = "" if path.gateway is None else _host(str(path.gateway))
+    out.append(f"rd.route={_host(str(path.dst.network_address))}/{path.dst.prefixlen}:{gw}:{dev}")
+    return out
+
+
 def render_dracut(cfg: BootConfig, *, show_secrets: bool = False,
                   mac_to_ifname: Mapping[str, str] | None = None) -> str:
     macs = {k.lower(): v for k, v in (mac_to_ifname or {}).items()}
@@ -180,9 +248,11 @@ def render_dracut(cfg: BootConfig, *, show_secrets: bool = False,
         args.append(f"rd.iscsi.initiator={name}")
     else:
         comments.append("# no initiator name in the boot configuration: add rd.iscsi.initiator=")
-    boot_nic = _boot_nic_index(cfg, targets)
+    boot_nic = _boot_nic_index(cfg)
     devices: dict[int, str] = {}
-    for nic in _used_nics(cfg, targets):
+    nics, alias, repeats = _interfaces(cfg, macs)
+    comments += repeats
+    for nic in nics:
         dev = _device(nic, macs)
         if dev is None:
             if not nic.mac:
@@ -195,29 +265,25 @@ def render_dracut(cfg: BootConfig, *, show_secrets: bool = False,
             l3 = f"{dev}.{nic.vlan_id}"
             args.append(f"vlan={l3}:{dev}")
         devices[nic.index] = l3
-        iface = None if is_null_ip(nic.ip_address) else nic.interface
-        if nic.origin == Origin.DHCP or iface is None:
-            args.append(f"ip={l3}:{'dhcp6' if iface is not None and iface.version == 6 else 'dhcp'}")
-            continue
-        gw = _gateway(nic) if nic.index == boot_nic else None
-        if isinstance(iface, ipaddress.IPv4Interface):
-            ip, mask = str(iface.ip), str(iface.netmask)
-        else:
-            ip, mask = f"[{iface.ip}]", str(iface.network.prefixlen)
-        gw_text = "" if gw is None else _host(gw)
-        fields = [ip, "", gw_text, mask, nic.hostname or "", l3, "none"] + [_host(d) for d in _dns(nic)]
-        args.append("ip=" + ":".join(fields))
+        args.append(_dracut_ip(nic, l3, boot_nic))
+    devices.update({i: devices[k] for i, k in alias.items() if k in devices})
+    by_index = {n.index: n for n in nics}
+    routed: set[str] = set()
     for t in targets:
         args.append(_netroot(t, show_secrets))
-        tnic = cfg.nic_for(t)
-        if tnic is None or t.ip_address is None or tnic.index not in devices or tnic.origin == Origin.DHCP:
-            continue  # a DHCP NIC's routes come from its lease
-        iface = None if is_null_ip(tnic.ip_address) else tnic.interface
-        gw = _gateway(tnic)
-        if iface is not None and gw is not None and t.ip_address.version == iface.version \
-                and t.ip_address not in iface.network:
-            args.append(f"rd.route={_host(str(t.ip_address))}/{t.ip_address.max_prefixlen}:{_host(gw)}:"
-                        f"{devices[tnic.index]}")
+        tnic = by_index.get(alias.get(t.nic_index, -1))
+        if t.ip_address is not None and t.ip_address.is_link_local and tnic is not None and tnic.index in devices:
+            comments.append(_LINK_LOCAL.format(t=t, dev=devices[tnic.index]))
+        if tnic is None or tnic.index not in devices or tnic.is_dhcp or tnic.is_slaac:
+            continue  # a DHCP NIC's address, and so its routes, come from its lease
+        path = target_path(tnic, t)
+        if isinstance(path, str):
+            comments.append(f"# {path}: no rd.route=")
+            continue
+        for route in _rd_routes(path, devices[tnic.index]):
+            if route not in routed:
+                routed.add(route)
+                args.append(route)
     if show_secrets and any(c in s for t in targets if _has_chap(t) for s in _chap_texts(t) for c in ":@"):
         comments.append("# a CHAP name or secret holds ':' or '@', which dracut's netroot= parser splits on "
                         "(rootpath.md §2.2): use rd.iscsi.username=/rd.iscsi.password= instead")

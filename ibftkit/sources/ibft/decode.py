@@ -366,8 +366,9 @@ class _Decoder:
         macs: dict[str, int] = {}
         for nic in nics:
             if nic.mac in macs:
-                self.warn(f"nic[{nic.index}]", f"MAC {nic.mac} repeats nic[{macs[nic.mac]}] "
-                          "(EDK2 writes one NIC per attempt; NetworkManager keeps only one)")
+                self.warn(f"nic[{nic.index}]", f"MAC {nic.mac} repeats nic[{macs[nic.mac]}]: one interface "
+                          "named twice (firmware that writes one NIC structure per target or per attempt, "
+                          "as iPXE after several sanhook commands and EDK2 do); configured once")
             else:
                 macs[nic.mac or ""] = nic.index
         indices = {n.index for n in nics}
