@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from ibftkit.sources.ibft.decode import decode_table
-from ibftkit.sources.ibft.encode import encode_table
 from ibftkit.model import (
     BootConfig,
     Initiator,
@@ -24,6 +22,8 @@ from ibftkit.model import (
     target_path,
 )
 from ibftkit.render import render
+from ibftkit.sources.ibft.decode import decode_table
+from ibftkit.sources.ibft.encode import encode_table
 
 FIELD = Path(__file__).resolve().parents[2] / "fixtures" / "field"
 
