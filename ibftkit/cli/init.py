@@ -81,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="refuse an iBFT the decoder has any warning about")
     strict.add_argument("--lenient", dest="strict", action="store_const", const=False,
                         help="accept an iBFT with warnings, printing them (the default)")
+    o.add_argument("--handoff", action="store_true",
+                   help="after the login, leave in /run what the installed system needs to keep the disk: "
+                   "node records, /run/net-IF.conf, systemd-networkd and ifupdown settings (docs/after-boot.md; "
+                   "the initramfs scripts pass it)")
     o.add_argument("--quiet", action="store_true", help="errors only")
     o.add_argument("--verbose", action="store_true", help="a line for every step")
     o.add_argument("--debug", action="store_true", help="every command (+ argv, secrets redacted) and a "
@@ -300,6 +304,14 @@ def run(args: argparse.Namespace, log: Any, state: dict[str, int], phases: Any, 
     outcomes = retry.login_all(backend, cfg, policy=retry.RetryPolicy(retries=retries, backoff=backoff), log=log)
     ok = sum(1 for o in outcomes if o.ok)
     log.info(f"{ok} of {len(outcomes)} target{'s' if len(outcomes) != 1 else ''} logged in")
+    if args.handoff:
+        from ..login.handoff import leave_handoff
+
+        try:
+            leave_handoff(cfg, plan, [o.target for o in outcomes if o.ok], merged, log=log,
+                          sys_root=args.firmware_root)
+        except Exception as e:  # the disk is logged in: a missing hand-off must not stop the boot
+            log.warning(f"hand-off for the installed system not written: {e}")
     return EXIT_OK
 
 
