@@ -1,4 +1,5 @@
-"""Static checks run as tests: ruff over the tree, mypy --strict over the package."""
+"""Static checks run as tests: ruff over the tree (with mccabe, C901 at 15), mypy --strict over the
+package, and no module of the package over ``MAX_MODULE_LINES`` lines."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+#: A module longer than this does more than one thing: split it.
+MAX_MODULE_LINES = 600
 
 
 def run(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -27,3 +30,17 @@ def test_mypy_strict() -> None:
     pytest.importorskip("mypy", reason="mypy is not installed (pip install -e '.[test]')")
     r = run(sys.executable, "-m", "mypy", "ibftkit")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_ruff_checks_complexity() -> None:
+    """The mccabe rule is on at 15, so ``test_ruff`` fails on a function with more branches."""
+    import tomllib
+
+    lint = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]["lint"]
+    assert "C90" in lint["select"] and lint["mccabe"]["max-complexity"] == 15
+
+
+def test_no_module_over_the_line_limit() -> None:
+    long = {str(p.relative_to(ROOT)): n for p in sorted((ROOT / "ibftkit").rglob("*.py"))
+            if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert not long, f"modules over {MAX_MODULE_LINES} lines: {long}"

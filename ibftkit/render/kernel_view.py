@@ -16,8 +16,11 @@ import ipaddress
 
 from ..model import (
     BootConfig,
+    Initiator,
     IPAddress,
+    Nic,
     TableHeader,
+    Target,
     is_null_ip,
 )
 
@@ -60,59 +63,69 @@ def kernel_rejects(cfg: BootConfig) -> str | None:
     return None
 
 
+def _ips(pairs: tuple[tuple[str, IPAddress | None], ...]) -> dict[str, str]:
+    """The address attributes the kernel shows: zero addresses hidden."""
+    return {attr: format_ip(ip) for attr, ip in pairs if not is_null_ip(ip)}
+
+
+def _initiator_view(i: Initiator) -> dict[str, str]:
+    a = {"index": str(i.index), "flags": str(int(i.flags))}
+    a.update(_ips((("isns-server", i.isns_server), ("slp-server", i.slp_server),
+                   ("pri-radius-server", i.primary_radius_server),
+                   ("sec-radius-server", i.secondary_radius_server))))
+    if i.name:
+        a["initiator-name"] = _kstr(i.name)
+    return a
+
+
+def _nic_view(n: Nic) -> dict[str, str]:
+    a = {"index": str(n.index), "flags": str(int(n.flags)), "origin": str(int(n.origin)),
+         "vlan": str(n.vlan), "mac": n.mac or "00:00:00:00:00:00"}
+    a.update(_ips((("ip-addr", n.ip_address), ("gateway", n.gateway), ("primary-dns", n.primary_dns),
+                   ("secondary-dns", n.secondary_dns), ("dhcp", n.dhcp_server))))
+    if n.prefix_len:
+        a["prefix-len"] = str(n.prefix_len)
+        a["subnet-mask"] = subnet_mask(n.prefix_len)
+    if n.hostname is not None:
+        a["hostname"] = _kstr(n.hostname)
+    return a
+
+
+def _target_view(t: Target) -> dict[str, str]:
+    a = {"index": str(t.index), "flags": str(int(t.flags)), "ip-addr": format_ip(t.ip_address),
+         "port": str(t.port), "lun": t.lun.sysfs, "chap-type": str(int(t.chap_type)),
+         "nic-assoc": str(t.nic_index)}
+    if t.name:
+        a["target-name"] = _kstr(t.name)
+    if t.chap_name:
+        a["chap-name"] = _kstr(t.chap_name)
+        a["chap-secret"] = _kstr(t.chap_secret.reveal()) if t.chap_secret else ""
+    if t.reverse_chap_name:
+        a["rev-chap-name"] = _kstr(t.reverse_chap_name)
+        a["rev-chap-name-secret"] = _kstr(t.reverse_chap_secret.reveal()) if t.reverse_chap_secret else ""
+    return a
+
+
 def kernel_view(cfg: BootConfig) -> KernelView:
-    """``{kobject: {attribute: value}}`` as Linux shows it (values without the trailing newline)."""
+    """``{kobject: {attribute: value}}`` as Linux shows it (values without the trailing newline);
+    ``{}`` for a table the kernel refuses (``kernel_rejects``)."""
     if kernel_rejects(cfg):
         return {}
-    view: KernelView = {}
     h = cfg.header or TableHeader()
     skip = set(h.linux_skips)
-    view["acpi_header"] = {
+    view: KernelView = {"acpi_header": {
         "signature": _kstr(h.signature[:4]),
         "oem_id": _kstr(h.oem_id[:6]),
         "oem_table_id": _kstr(h.oem_table_id[:8]),
-    }
-    i = cfg.initiator
-    if i is not None and "initiator" not in skip:
-        a = {"index": str(i.index), "flags": str(int(i.flags))}
-        for attr, ip in (("isns-server", i.isns_server), ("slp-server", i.slp_server),
-                         ("pri-radius-server", i.primary_radius_server),
-                         ("sec-radius-server", i.secondary_radius_server)):
-            if not is_null_ip(ip):
-                a[attr] = format_ip(ip)
-        if i.name:
-            a["initiator-name"] = _kstr(i.name)
-        view["initiator"] = a
+    }}
+    if cfg.initiator is not None and "initiator" not in skip:
+        view["initiator"] = _initiator_view(cfg.initiator)
     for n in cfg.nics:
-        if f"ethernet{n.index}" in skip:
-            continue
-        a = {"index": str(n.index), "flags": str(int(n.flags)), "origin": str(int(n.origin)),
-             "vlan": str(n.vlan), "mac": n.mac or "00:00:00:00:00:00"}
-        for attr, ip in (("ip-addr", n.ip_address), ("gateway", n.gateway), ("primary-dns", n.primary_dns),
-                         ("secondary-dns", n.secondary_dns), ("dhcp", n.dhcp_server)):
-            if not is_null_ip(ip):
-                a[attr] = format_ip(ip)
-        if n.prefix_len:
-            a["prefix-len"] = str(n.prefix_len)
-            a["subnet-mask"] = subnet_mask(n.prefix_len)
-        if n.hostname is not None:
-            a["hostname"] = _kstr(n.hostname)
-        view[f"ethernet{n.index}"] = a
+        if f"ethernet{n.index}" not in skip:
+            view[f"ethernet{n.index}"] = _nic_view(n)
     for t in cfg.targets:
-        if f"target{t.index}" in skip:
-            continue
-        a = {"index": str(t.index), "flags": str(int(t.flags)), "ip-addr": format_ip(t.ip_address),
-             "port": str(t.port), "lun": t.lun.sysfs, "chap-type": str(int(t.chap_type)),
-             "nic-assoc": str(t.nic_index)}
-        if t.name:
-            a["target-name"] = _kstr(t.name)
-        if t.chap_name:
-            a["chap-name"] = _kstr(t.chap_name)
-            a["chap-secret"] = _kstr(t.chap_secret.reveal()) if t.chap_secret else ""
-        if t.reverse_chap_name:
-            a["rev-chap-name"] = _kstr(t.reverse_chap_name)
-            a["rev-chap-name-secret"] = _kstr(t.reverse_chap_secret.reveal()) if t.reverse_chap_secret else ""
-        view[f"target{t.index}"] = a
+        if f"target{t.index}" not in skip:
+            view[f"target{t.index}"] = _target_view(t)
     return view
 
 

@@ -22,18 +22,17 @@ from scapy.layers.l2 import ARP
 from scapy.packet import Raw
 
 from ibftkit.infra.errors import DhcpError, DhcpTimeout
-from ibftkit.sources.dhcp import client
+from ibftkit.sources.dhcp import client, packet
 from ibftkit.sources.dhcp.client import (
-    BPF_DHCP_CLIENT,
     Exchange,
     build_message,
     carrier_order,
-    check_interface,
     load_scapy,
     parse_frame,
 )
 from ibftkit.sources.dhcp.lease import Lease
 from ibftkit.sources.dhcp.options import MAGIC_COOKIE, MessageType
+from ibftkit.sources.dhcp.packet import BPF_DHCP_CLIENT, check_interface
 
 MAC = "02:1b:f7:00:00:20"
 HW = bytes.fromhex(MAC.replace(":", ""))
@@ -442,8 +441,8 @@ def test_check_interface(tmp_path: Path) -> None:
     fake_link(tmp_path, "eth1", flags="0x1002", carrier=None)
     fake_link(tmp_path, "eth2", carrier="0", mac="02:1B:F7:00:00:2A")
     fake_link(tmp_path, "ib0", hwtype="32")
-    assert check_interface("eth0", sysfs=str(tmp_path)) == client.LinkState(MAC, True)
-    assert check_interface("eth2", sysfs=str(tmp_path)) == client.LinkState("02:1b:f7:00:00:2a", False)
+    assert check_interface("eth0", sysfs=str(tmp_path)) == packet.LinkState(MAC, True)
+    assert check_interface("eth2", sysfs=str(tmp_path)) == packet.LinkState("02:1b:f7:00:00:2a", False)
     with pytest.raises(DhcpError, match=r"^interface eth1 is down; bring it up first \(ip link set eth1 up\)$"):
         check_interface("eth1", sysfs=str(tmp_path))
     with pytest.raises(DhcpError, match=f"^interface eth9 not found \\(no {tmp_path}/eth9\\)$"):
