@@ -45,6 +45,8 @@ class LinkInfo:
     pci_bdf: PciAddress | None = None
     pci_segment: int = 0
     devtype: str | None = None  # from uevent DEVTYPE; None for plain Ethernet and veth
+    kind: str | None = None  # rtnetlink IFLA_INFO_KIND (ip -d: linkinfo.info_kind): veth, ifb, dummy…; None: a device
+    has_device: bool | None = None  # a ``device`` symlink (PCI, virtio, USB…); None: unknown
 
     @property
     def stacked(self) -> bool:
@@ -109,6 +111,11 @@ def read_link(directory: Path) -> LinkInfo:
     ifindex_text = _read(directory / "ifindex")
     carrier_text = _read(directory / "carrier")
     pci, segment = _pci_of(directory / "device")
+    iflink = _read(directory / "iflink")
+    has_device = os.path.lexists(directory / "device")
+    kind = None
+    if not has_device:  # a virtual link: a veth end has a peer (iflink is not its own index)
+        kind = "veth" if iflink and ifindex_text and iflink != ifindex_text and iflink != "0" else "virtual"
     return LinkInfo(
         ifname=directory.name,
         mac=mac,
@@ -118,6 +125,8 @@ def read_link(directory: Path) -> LinkInfo:
         pci_bdf=pci,
         pci_segment=segment,
         devtype=_devtype(_read(directory / "uevent")),
+        kind=kind,
+        has_device=has_device,
     )
 
 
@@ -136,3 +145,61 @@ def by_mac(links: Sequence[LinkInfo], mac: str) -> list[LinkInfo]:
     """Links whose MAC is ``mac`` (any spelling), stacked ones excluded."""
     want = normalize_mac(mac)
     return [link for link in links if link.mac == want and not link.stacked]
+
+
+def links_from_ip_json(data: object, *, where: str = "links") -> list[LinkInfo]:
+    """Links from the JSON that ``ip -j -d link show`` prints (iproute2): ``ifname``, ``ifindex``,
+    ``address``, ``flags`` (``LOWER_UP`` is carrier), ``operstate``, ``linkinfo.info_kind`` (the
+    link kind; absent for a device), ``parentbus``/``parentdev`` (``pci`` and ``DDDD:BB:DD.F``).
+    Raises ``ValueError`` naming the entry that is not such a link."""
+    if not isinstance(data, list):
+        raise ValueError(f"{where}: expected the JSON list that 'ip -j -d link show' prints")
+    out: list[LinkInfo] = []
+    for k, entry in enumerate(data):
+        if not isinstance(entry, dict) or not isinstance(entry.get("ifname"), str):
+            raise ValueError(f"{where}[{k}]: expected an object with an 'ifname'")
+        name = entry["ifname"].split("@", 1)[0]
+        mac_text = entry.get("address")
+        try:
+            mac = normalize_mac(mac_text) if isinstance(mac_text, str) and entry.get("link_type", "ether") == "ether" \
+                else None
+        except ValueError:
+            mac = None
+        if mac == "00:00:00:00:00:00":
+            mac = None
+        flags = entry.get("flags") or []
+        raw_info = entry.get("linkinfo")
+        info: dict[str, object] = raw_info if isinstance(raw_info, dict) else {}
+        raw_kind = info.get("info_kind")
+        kind = raw_kind if isinstance(raw_kind, str) else None
+        pci, seg = None, 0
+        if entry.get("parentbus") == "pci" and isinstance(entry.get("parentdev"), str):
+            m = _PCI_COMPONENT.match(entry["parentdev"])
+            if m:
+                s_, bus, dev, fn = (int(x, 16) for x in m.groups())
+                pci, seg = PciAddress(bus, dev, fn), s_
+        devtype = kind if kind in STACKED_DEVTYPES else None
+        if name == "lo" or entry.get("link_type") == "loopback":
+            kind = "loopback"
+        out.append(LinkInfo(
+            ifname=name, mac=mac, ifindex=int(entry.get("ifindex") or 0),
+            carrier=("LOWER_UP" in flags) if "UP" in flags else None,
+            operstate=str(entry.get("operstate", "unknown")).lower(), pci_bdf=pci, pci_segment=seg,
+            devtype=devtype, kind=kind, has_device="parentbus" in entry))
+    return sorted(out, key=lambda link: (link.ifindex, link.ifname))
+
+
+def load_links_file(path: str | os.PathLike[str]) -> list[LinkInfo]:
+    """``--links FILE``: another machine's links, as ``ip -j -d link show`` printed them there.
+    Raises ``ValueError`` saying what is wrong with the file."""
+    import json
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise ValueError(f"--links {path}: {e.strerror or e}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--links {path}: not JSON ({e.msg} at line {e.lineno})") from None
+    return links_from_ip_json(data, where=f"--links {path}")

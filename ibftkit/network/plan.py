@@ -132,10 +132,12 @@ class RunDhcp(Step):
     ifname: str
     nic_index: int
     firmware_address: IPInterface | None = None
+    family: int = 4  # 4: DHCPv4 (RFC 2131); 6: DHCPv6 (RFC 8415)
 
     def describe(self) -> str:
         had = f", firmware had {self.firmware_address}" if self.firmware_address else ""
-        return f"ask DHCP for the address of {self.ifname} (NIC[{self.nic_index}]{had})"
+        proto = "DHCP" if self.family == 4 else "DHCPv6"
+        return f"ask {proto} for the address of {self.ifname} (NIC[{self.nic_index}]{had})"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -91,7 +91,7 @@ def _nic_from_cmdline(cl: Cmdline, interfaces: Sequence[str]) -> tuple[Nic | Non
     when the command line names none (DHCP on the NICs with carrier decides)."""
     for spec in cl.ip:
         device = spec.device or (interfaces[0] if len(interfaces) == 1 else None)
-        if spec.method == "static":
+        if spec.address is not None:
             if device is None:
                 raise NoBootConfig("kernel command line ip= with a static address names no device "
                                    "(ip=<ip>::<gw>:<mask>:<host>:<dev>:none)")
@@ -101,7 +101,7 @@ def _nic_from_cmdline(cl: Cmdline, interfaces: Sequence[str]) -> tuple[Nic | Non
                        primary_dns=spec.dns[0] if spec.dns else None,
                        secondary_dns=spec.dns[1] if len(spec.dns) > 1 else None,
                        hostname=spec.hostname, ifname=device), False
-        if spec.method == "dhcp" and device is not None:
+        if "dhcp" in spec.methods and device is not None:
             return Nic(index=0, origin=Origin.DHCP, ifname=device), True
     return None, False
 
@@ -149,13 +149,15 @@ def _initiator(cl: Cmdline, settings: Settings, option_203: str | None = None) -
 
 
 def dhcp_candidates(settings: Settings, cl: Cmdline, links: Sequence[Any]) -> list[str]:
-    """``--interface``/``ibftkit.interface`` when given, else every Ethernet-like link that is not a
-    stacked device (VLAN, bridge, bond) and not loopback, in ifindex order."""
+    """``--interface``/``ibftkit.interface`` when given, else every NIC (``network.plan_cmdline.is_nic``: a
+    link backed by a device or a veth end; never ifb, dummy, stacked links or loopback), in ifindex order."""
     if settings.interfaces:
         return list(settings.interfaces)
     if cl.interfaces:
         return list(cl.interfaces)
-    return [x.ifname for x in links if x.mac and not x.stacked and x.ifname != "lo"]
+    from ..network.plan_cmdline import is_nic
+
+    return [x.ifname for x in links if is_nic(x)]
 
 
 def links_with_carrier(names: Sequence[str], *, timeout: float, log: Logger,

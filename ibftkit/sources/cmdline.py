@@ -40,11 +40,33 @@ Common keys also read (dracut.cmdline(7), Debian initramfs-tools ``iscsi``):
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import NamedTuple
 
+from .cmdline_net import (
+    BondWord,
+    BridgeWord,
+    CmdlineError,
+    IfnameWord,
+    IPAddress,
+    IpWord,
+    RouteWord,
+    VlanWord,
+    malformed,
+    parse_bond,
+    parse_bootif,
+    parse_bridge,
+    parse_ifname,
+    parse_ip,
+    parse_nameserver,
+    parse_route,
+    parse_seconds,
+    parse_vlan,
+)
 from ..infra.errors import UsageError
+
+__all__ = ["CmdlineError", "Cmdline", "DebianTarget", "IpWord", "load_cmdline", "parse_cmdline", "parse_ip",
+           "split_cmdline"]
 
 CMDLINE_PATH = "/proc/cmdline"
 SOURCES = ("ibft", "dhcp", "cmdline")
@@ -80,27 +102,29 @@ def split_cmdline(text: str) -> list[tuple[str, str | None]]:
 
 
 
-class IpSpec(NamedTuple):
-    """One ``ip=`` word. ``method`` is ``static``, ``dhcp`` or ``ibft``; ``device`` may be ``None``."""
-
-    method: str
-    device: str | None = None
-    address: ipaddress.IPv4Interface | ipaddress.IPv6Interface | None = None
-    gateway: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
-    hostname: str | None = None
-    dns: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...] = ()
-
-
 class Cmdline(NamedTuple):
-    """What the kernel command line asks of ibftkit-init (``None``: not given there)."""
+    """What the kernel command line asks of ibftkit-init (``None``: not given there). Read once
+    (:func:`load_cmdline`) and passed to every part that needs it."""
 
     text: str = ""
-    firmware: bool = False  # rd.iscsi.firmware and friends: the iBFT only
+    firmware: bool = False  # rd.iscsi.firmware, ip=ibft and friends: the iBFT's targets (first)
     dhcp_root: bool = False  # netroot=dhcp / root=dhcp
     netroots: tuple[str, ...] = ()  # netroot=iscsi:… values (secrets possible: never log them)
-    ip: tuple[IpSpec, ...] = ()
+    ip: tuple[IpWord, ...] = ()
+    ifnames: tuple[IfnameWord, ...] = ()
+    vlans: tuple[VlanWord, ...] = ()
+    bonds: tuple[BondWord, ...] = ()
+    bridges: tuple[BridgeWord, ...] = ()
+    routes: tuple[RouteWord, ...] = ()
+    nameservers: tuple[IPAddress, ...] = ()
+    bootif: str | None = None  # BOOTIF= MAC (unless rd.bootif=0)
+    bootdev: str | None = None
+    neednet: bool = False  # rd.neednet: configure the network even when nothing else asks for it
     initiator: str | None = None
+    initiator_key: str | None = None
     chap: tuple[str | None, str | None, str | None, str | None] = (None, None, None, None)
+    tpgt: int | None = None  # rd.iscsi.target.group / iscsi_target_group
+    debian: DebianTarget | None = None  # iscsi_target_name/ip/port/… (Debian's open-iscsi)
     sources: tuple[str, ...] | None = None
     ibft_path: str | None = None
     interfaces: tuple[str, ...] = ()
@@ -118,11 +142,37 @@ class Cmdline(NamedTuple):
     warnings: tuple[str, ...] = ()
 
     def secrets(self) -> list[str]:
-        return [s for s in (self.chap[1], self.chap[3]) if s]
+        out = [s for s in (self.chap[1], self.chap[3]) if s]
+        if self.debian is not None:
+            out += [s for s in (self.debian.password, self.debian.in_password) if s]
+        return out
 
     @property
     def asks_for_iscsi(self) -> bool:
-        return self.firmware or self.dhcp_root or bool(self.netroots) or self.sources is not None
+        return (self.firmware or self.dhcp_root or bool(self.netroots) or self.sources is not None
+                or self.debian is not None)
+
+    @property
+    def has_network_words(self) -> bool:
+        """Any word that configures the network (``ip=`` other than ``ibft``/``off``, ``ifname=``, …)."""
+        return bool(self.ip or self.ifnames or self.vlans or self.bonds or self.bridges or self.routes
+                    or self.nameservers or self.bootif)
+
+
+class DebianTarget(NamedTuple):
+    """Debian's ``iscsi_target_*`` words or ``/etc/iscsi/iscsi.initramfs`` ``ISCSI_*`` variables
+    (open-iscsi ``debian/extra/initramfs/local-top/iscsi`` ``parse_iscsi_ops``): one target name,
+    one or more portal addresses (``ISCSI_TARGET_IP`` is a space-separated list there)."""
+
+    name: str | None
+    addresses: tuple[str, ...]
+    port: int | None = None
+    group: int | None = None
+    username: str | None = None
+    password: str | None = None
+    in_username: str | None = None
+    in_password: str | None = None
+    origin: str = "kernel command line"
 
 
 def _flag(value: str | None) -> bool:
@@ -139,67 +189,80 @@ def _number(key: str, value: str | None, kind: type[float] | type[int]) -> float
     return n
 
 
-def _ip_addr(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    return ipaddress.ip_address(text.strip("[]"))
+def _int(key: str, value: str | None, low: int, high: int) -> int:
+    v = (value or "").strip()
+    if not v.isdigit() or not low <= int(v) <= high:
+        raise malformed(key, value, f"a whole number {low}..{high}")
+    return int(v)
 
 
-def _split_ip(value: str) -> list[str]:
-    """``ip=`` fields split on ``:`` outside ``[...]`` (dracut brackets IPv6 addresses)."""
-    out: list[str] = []
-    cur: list[str] = []
-    depth = 0
-    for c in value:
-        if c == "[":
-            depth += 1
-        elif c == "]":
-            depth = max(0, depth - 1)
-        if c == ":" and depth == 0:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(c)
-    out.append("".join(cur))
-    return out
+_CHAP_KEYS = {
+    "rd.iscsi.username": 0, "rd.iscsi.password": 1, "rd.iscsi.in.username": 2, "rd.iscsi.in.password": 3,
+}
+#: Debian's open-iscsi words (local-top/iscsi ``parse_iscsi_ops``) → DebianTarget fields
+_DEBIAN_KEYS = {
+    "iscsi_target_name": "name", "iscsi_target_ip": "addresses", "iscsi_target_port": "port",
+    "iscsi_target_group": "group", "iscsi_username": "username", "iscsi_password": "password",
+    "iscsi_in_username": "in_username", "iscsi_in_password": "in_password",
+}
+_INITIATOR_KEYS = ("ibftkit.initiator", "rd.iscsi.initiator", "iscsi_initiator")
+#: valid words of other dialects that ibftkit-init does not act on, and what happens instead
+_NOT_HONOURED = {
+    "rd.iscsi.transport": "offload transports are not supported; the software initiator (tcp) is used",
+    "rd.iscsi.waitnet": "ibftkit-init configures the network once, before the logins",
+    "rd.iscsi.testroute": "ibftkit-init plans routes itself",
+    "rd.iscsi.target.name": "dracut itself never reads it; give netroot=iscsi:… instead",
+    "rd.iscsi.target.ip": "dracut itself never reads it; give netroot=iscsi:… instead",
+    "rd.iscsi.target.port": "dracut itself never reads it; give netroot=iscsi:… instead",
+    "rd.peerdns": "the DNS servers of a DHCP lease are used",
+    "rd.net.dhcp.retry": "DHCP runs once, for the whole timeout",
+    "rd.net.timeout.ifup": "ibftkit-init uses its carrier and DHCP timeouts",
+    "rd.net.timeout.iflink": "ibftkit-init uses its carrier timeout",
+    "rd.net.timeout.ipv6dad": "ibftkit-init does not wait for duplicate address detection",
+    "rd.net.timeout.ipv6auto": "ibftkit-init uses its DHCP timeout",
+    "rd.net.timeout.ip-required": "ibftkit-init uses its DHCP timeout",
+    "rd.net.dhcp.vendor-class": "ibftkit's DHCP client sends its own vendor class",
+    "rd.net.dhcp.client-id": "ibftkit's DHCP client identifies itself by its MAC",
+    "rd.net.dhcp.dscp": "DHCP packets are sent with the default DSCP",
+    "rd.ethtool": "link speed and autonegotiation are left as the driver sets them",
+    "rd.znet": "s390 channel devices are not configured by ibftkit",
+    "rd.znet_ifname": "s390 channel devices are not configured by ibftkit",
+    "ib.pkey": "InfiniBand partitions are not created by ibftkit",
+    "rd.net.dns": "DNS over TLS is not configured; nameserver= is",
+    "rd.net.dns-backend": "resolv.conf is written directly",
+    "rd.net.dns-resolve-mode": "resolv.conf is written directly",
+}
 
 
-def parse_ip(value: str) -> IpSpec:
-    """One dracut ``ip=`` value (dracut.cmdline(7) "Network")."""
-    if value in ("dhcp", "on", "any", "dhcp6", "auto6"):
-        return IpSpec("dhcp")
-    if value == "ibft":
-        return IpSpec("ibft")
-    f = _split_ip(value)
-    if len(f) == 2 and f[1] in ("dhcp", "on", "any", "dhcp6", "auto6"):
-        return IpSpec("dhcp", device=f[0] or None)
-    if len(f) < 7:
-        raise UsageError(f"kernel command line ip={value!r}: expected <ip>::<gw>:<netmask>:<host>:<dev>:none, "
-                         "<dev>:dhcp or dhcp")
-    ip, _peer, gw, mask, host, dev, method = f[:7]
-    if method == "dhcp":
-        return IpSpec("dhcp", device=dev or None)
-    if method not in ("none", "off", "static", ""):
-        raise UsageError(f"kernel command line ip=…:{method}: ibftkit-init understands none/off/static and dhcp")
-    try:
-        plen = mask if mask.isdigit() else str(ipaddress.ip_network(f"0.0.0.0/{mask}").prefixlen)
-        address = ipaddress.ip_interface(f"{ip.strip('[]')}/{plen}")
-        gateway = _ip_addr(gw) if gw else None
-        dns = tuple(_ip_addr(d) for d in f[7:9] if d)
-    except ValueError as e:
-        raise UsageError(f"kernel command line ip={value!r}: {e}") from None
-    return IpSpec("static", device=dev or None, address=address, gateway=gateway, hostname=host or None, dns=dns)
+def _add_warning(warnings: list[str], text: str) -> None:
+    if text not in warnings:
+        warnings.append(text)
 
 
 def parse_cmdline(text: str) -> Cmdline:
-    """Everything ibftkit-init reads from a kernel command line. Raises ``UsageError`` for a
-    value it cannot use (naming the key), never for keys it does not know."""
+    """Everything ibftkit-init reads from a kernel command line (docs/cmdline.md).
+
+    Raises ``UsageError`` (exit 2) for a bad ``ibftkit.*`` value, :class:`CmdlineError` (exit 3)
+    for a malformed word of another dialect (naming the word, the value and what was expected);
+    never for a word it does not know. Valid words it cannot honour give a warning each."""
     kw: dict[str, object] = {"text": text}
     netroots: list[str] = []
-    ips: list[IpSpec] = []
+    ips: list[IpWord] = []
+    ifnames: list[IfnameWord] = []
+    vlans: list[VlanWord] = []
+    bonds: list[BondWord] = []
+    bridges: list[BridgeWord] = []
+    routes: list[RouteWord] = []
+    nameservers: list[IPAddress] = []
     interfaces: list[str] = []
     params: list[str] = []
     warnings: list[str] = []
     chap: list[str | None] = [None, None, None, None]
     initiators: dict[str, str] = {}
+    debian: dict[str, str] = {}
+    bootif: str | None = None
+    bootif_on = True
+    retry_max: int | None = None
     for key, value in split_cmdline(text):
         if key in _FIRMWARE_FLAGS:
             kw["firmware"] = _flag(value)
@@ -211,51 +274,176 @@ def parse_cmdline(text: str) -> Cmdline:
             elif value is not None and value.lower().startswith("iscsi:"):
                 netroots.append(value)
         elif key == "ip" and value:
-            spec = parse_ip(value)
-            if spec.method == "ibft":
+            word = parse_ip(value)
+            warnings += [n for n in word.notes if n not in warnings]
+            if word.methods == ("ibft",):
                 kw["firmware"] = True
+                if word.device or word.device_mac:
+                    _add_warning(warnings, f"ip={value}: the iBFT configures the NICs it names; "
+                                 "the interface field is not used")
+            elif word.is_off and word.device is None and word.device_mac is None:
+                continue  # ip=off / ip=none: no automatic configuration (nfsroot.rst)
             else:
-                ips.append(spec)
-        elif key in ("ibftkit.initiator", "rd.iscsi.initiator", "iscsi_initiator") and value:
+                ips.append(word)
+        elif key == "ifname":
+            ifnames.append(parse_ifname(value))
+        elif key == "vlan":
+            vlan, notes = parse_vlan(value)
+            vlans.append(vlan)
+            warnings += notes
+        elif key == "bond":
+            bonds.append(parse_bond(value))
+        elif key == "bridge":
+            bridges.append(parse_bridge(value))
+        elif key == "team":
+            _add_warning(warnings, f"team={value or ''}: teaming (teamd) is not supported by ibftkit: no team "
+                         "link is created (use bond= with mode=active-backup)")
+        elif key == "rd.route" and value:
+            routes.append(parse_route(value))
+        elif key == "nameserver" and value:
+            ns = parse_nameserver(value)
+            if ns not in nameservers:
+                nameservers.append(ns)
+        elif key == "BOOTIF" and value:
+            bootif = parse_bootif(value)
+        elif key == "rd.bootif":
+            bootif_on = _flag(value)
+        elif key == "bootdev" and value:
+            kw["bootdev"] = value
+        elif key == "rd.neednet":
+            kw["neednet"] = _flag(value)
+        elif key == "rd.net.timeout.carrier":
+            secs = parse_seconds(key, value)
+            kw.setdefault("carrier_timeout", secs if secs is not None else 3600.0)
+        elif key == "rd.net.timeout.dhcp":
+            secs = parse_seconds(key, value)
+            kw.setdefault("dhcp_timeout", secs if secs is not None else 3600.0)
+        elif key in _INITIATOR_KEYS and value:
             initiators[key] = value
-        elif key in ("rd.iscsi.username", "rd.iscsi.password", "rd.iscsi.in.username", "rd.iscsi.in.password"):
-            chap[("rd.iscsi.username", "rd.iscsi.password", "rd.iscsi.in.username",
-                  "rd.iscsi.in.password").index(key)] = value or None
+        elif key in _CHAP_KEYS:
+            chap[_CHAP_KEYS[key]] = value or None
+        elif key in _DEBIAN_KEYS:
+            debian[_DEBIAN_KEYS[key]] = value or ""
+        elif key == "rd.iscsi.target.group":
+            kw["tpgt"] = _int(key, value, 0, 65535)
+        elif key == "rd.iscsi.login_retry_max":
+            retry_max = _int(key, value, 0, 10000)
         elif key in ("ibftkit.param", "rd.iscsi.param") and value:
             params.append(value)
-        elif key == "ibftkit.source" and value is not None:
-            names = tuple(v.strip() for v in value.split(",") if v.strip())
-            bad = [n for n in names if n not in SOURCES]
-            if bad or not names:
-                raise UsageError(f"kernel command line ibftkit.source={value!r}: expected a list of "
-                                 f"{', '.join(SOURCES)}")
-            kw["sources"] = names
-        elif key == "ibftkit.ibft" and value:
-            kw["ibft_path"] = value
-        elif key == "ibftkit.interface" and value:
-            interfaces += [v for v in value.split(",") if v]
-        elif key == "ibftkit.backend" and value is not None:
-            if value not in BACKENDS:
-                raise UsageError(f"kernel command line ibftkit.backend={value!r}: expected {' or '.join(BACKENDS)}")
-            kw["backend"] = value
-        elif key in ("ibftkit.dhcp-timeout", "ibftkit.carrier-timeout", "ibftkit.login-backoff"):
-            kw[key.split(".", 1)[1].replace("-", "_")] = float(_number(key, value, float))
-        elif key == "ibftkit.login-retries":
-            kw["login_retries"] = int(_number(key, value, int))
-        elif key in ("ibftkit.dhcp-rerun", "ibftkit.strict", "ibftkit.quiet", "ibftkit.verbose", "ibftkit.debug"):
-            kw[key.split(".", 1)[1].replace("-", "_")] = _flag(value)
-    for key in ("ibftkit.initiator", "rd.iscsi.initiator", "iscsi_initiator"):
+        elif key in _NOT_HONOURED:
+            _add_warning(warnings, f"{key}: {_NOT_HONOURED[key]}")
+        elif key.startswith("ibftkit."):
+            _ibftkit_word(key, value, kw, interfaces)
+    for key in _INITIATOR_KEYS:
         if key in initiators:
             kw["initiator"] = initiators[key]
+            kw["initiator_key"] = key
             break
+    if retry_max is not None and not any(p.startswith("node.session.initial_login_retry_max=") for p in params):
+        params.insert(0, f"node.session.initial_login_retry_max={retry_max}")  # as dracut's iscsiroot.sh
+    if bootif is not None and bootif_on:
+        kw["bootif"] = bootif
+    deb = _debian_target(debian, warnings) if debian else None
+    if deb is not None:
+        kw["debian"] = deb
+        if deb.group is not None and "tpgt" not in kw:
+            kw["tpgt"] = deb.group
     if chap[1] or chap[3]:
         warnings.append("CHAP secrets on the kernel command line (rd.iscsi.password) are readable by every "
+                        "user in /proc/cmdline")
+    if deb is not None and (deb.password or deb.in_password):
+        warnings.append("CHAP secrets on the kernel command line (iscsi_password) are readable by every "
                         "user in /proc/cmdline")
     if any("@" in n for n in netroots):
         warnings.append("netroot= carries CHAP credentials (user:password@): readable by every user in "
                         "/proc/cmdline")
-    return Cmdline(netroots=tuple(netroots), ip=tuple(ips), interfaces=tuple(interfaces), params=tuple(params),
-                   chap=(chap[0], chap[1], chap[2], chap[3]), warnings=tuple(warnings), **kw)  # type: ignore[arg-type]
+    return Cmdline(netroots=tuple(netroots), ip=tuple(ips), ifnames=tuple(ifnames), vlans=tuple(vlans),
+                   bonds=tuple(bonds), bridges=tuple(bridges), routes=tuple(routes),
+                   nameservers=tuple(nameservers), interfaces=tuple(interfaces), params=tuple(params),
+                   chap=(chap[0], chap[1], chap[2], chap[3]), warnings=tuple(warnings),
+                   **kw)  # type: ignore[arg-type]
+
+
+def _ibftkit_word(key: str, value: str | None, kw: dict[str, object], interfaces: list[str]) -> None:
+    """One ``ibftkit.*`` word (ibftkit's own: a bad value is a usage error, exit 2)."""
+    if key == "ibftkit.source" and value is not None:
+        names = tuple(v.strip() for v in value.split(",") if v.strip())
+        bad = [n for n in names if n not in SOURCES]
+        if bad or not names:
+            raise UsageError(f"kernel command line ibftkit.source={value!r}: expected a list of "
+                             f"{', '.join(SOURCES)}")
+        kw["sources"] = names
+    elif key == "ibftkit.ibft" and value:
+        kw["ibft_path"] = value
+    elif key == "ibftkit.interface" and value:
+        interfaces += [v for v in value.split(",") if v]
+    elif key == "ibftkit.backend" and value is not None:
+        if value not in BACKENDS:
+            raise UsageError(f"kernel command line ibftkit.backend={value!r}: expected {' or '.join(BACKENDS)}")
+        kw["backend"] = value
+    elif key in ("ibftkit.dhcp-timeout", "ibftkit.carrier-timeout", "ibftkit.login-backoff"):
+        kw[key.split(".", 1)[1].replace("-", "_")] = float(_number(key, value, float))
+    elif key == "ibftkit.login-retries":
+        kw["login_retries"] = int(_number(key, value, int))
+    elif key in ("ibftkit.dhcp-rerun", "ibftkit.strict", "ibftkit.quiet", "ibftkit.verbose", "ibftkit.debug"):
+        kw[key.split(".", 1)[1].replace("-", "_")] = _flag(value)
+
+
+def _debian_target(d: dict[str, str], warnings: list[str], origin: str = "kernel command line") -> DebianTarget | None:
+    """Debian's words as one target; ``None`` (with a warning) when the name or address is missing,
+    as open-iscsi's script then does nothing either."""
+    addresses = tuple(a for a in d.get("addresses", "").replace(",", " ").split() if a)
+    name = d.get("name") or None
+    if not name or not addresses:
+        missing = "iscsi_target_name" if not name else "iscsi_target_ip"
+        warnings.append(f"{origin}: Debian's iSCSI words without {missing}: no target from them "
+                        "(open-iscsi's script needs both)")
+        return None
+    port = _int("iscsi_target_port", d["port"], 1, 65535) if d.get("port") else None
+    group = _int("iscsi_target_group", d["group"], 0, 65535) if d.get("group") else None
+    return DebianTarget(name, addresses, port, group, d.get("username") or None, d.get("password") or None,
+                        d.get("in_username") or None, d.get("in_password") or None, origin)
+
+
+#: ``/etc/iscsi/iscsi.initramfs`` (open-iscsi's README.Debian "Root on iSCSI"): shell variables
+ISCSI_INITRAMFS = "/etc/iscsi/iscsi.initramfs"
+_ISCSI_VARS = {
+    "ISCSI_TARGET_NAME": "name", "ISCSI_TARGET_IP": "addresses", "ISCSI_TARGET_PORT": "port",
+    "ISCSI_TARGET_GROUP": "group", "ISCSI_USERNAME": "username", "ISCSI_PASSWORD": "password",
+    "ISCSI_IN_USERNAME": "in_username", "ISCSI_IN_PASSWORD": "in_password",
+}
+
+
+def parse_iscsi_initramfs(text: str, origin: str = ISCSI_INITRAMFS) -> tuple[DebianTarget | None, str | None, bool,
+                                                                           list[str]]:
+    """``(target, initiator, auto, warnings)`` from the ``ISCSI_*`` assignments of Debian's
+    ``iscsi.initramfs`` (``NAME=value``, ``NAME="value"``; comments and other lines ignored).
+    ``ISCSI_AUTO=true`` asks for the firmware's targets."""
+    import shlex
+
+    found: dict[str, str] = {}
+    initiator = None
+    auto = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, _, rest = line.partition("=")
+        name = name.removeprefix("export ").strip()
+        try:
+            words = shlex.split(rest, comments=True)
+        except ValueError:
+            raise malformed(f"{origin}: {name}", None, "a shell assignment NAME=value (unbalanced quote)") from None
+        val = " ".join(words)
+        if name == "ISCSI_INITIATOR":
+            initiator = val or None
+        elif name == "ISCSI_AUTO":
+            auto = val.lower() in ("true", "yes", "1")
+        elif name in _ISCSI_VARS:
+            found[_ISCSI_VARS[name]] = val
+    warnings: list[str] = []
+    target = _debian_target(found, warnings, origin) if found else None
+    return target, initiator, auto, warnings
 
 
 def load_cmdline(path: str | Path = CMDLINE_PATH) -> Cmdline:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from ibftkit.sources.cmdline import CmdlineError, IpWord, load_cmdline, parse_cmdline, parse_ip
 from ibftkit.infra.errors import UsageError
-from ibftkit.sources.cmdline import IpSpec, load_cmdline, parse_cmdline, parse_ip
 
 
 def test_empty_line_asks_for_nothing() -> None:
@@ -65,7 +65,7 @@ def test_ibftkit_keys() -> None:
 
 @pytest.mark.parametrize("word", ["ibftkit.source=floppy", "ibftkit.source=", "ibftkit.backend=open-iscsi",
                                   "ibftkit.dhcp-timeout=soon", "ibftkit.login-retries=-1",
-                                  "ibftkit.login-retries=2.5", "ip=10.0.0.2"])
+                                  "ibftkit.login-retries=2.5"])
 def test_bad_values_are_usage_errors_naming_the_key(word: str) -> None:
     with pytest.raises(UsageError) as e:
         parse_cmdline(word)
@@ -101,7 +101,8 @@ def test_quoted_words() -> None:
 
 def test_ip_static_with_dns() -> None:
     spec = parse_ip("10.0.0.2::10.0.0.1:255.255.255.0:client:eth0:none:10.0.0.53:10.0.0.54")
-    assert spec == IpSpec("static", "eth0", ipaddress.ip_interface("10.0.0.2/24"), ipaddress.ip_address("10.0.0.1"),
+    assert spec == IpWord("10.0.0.2::10.0.0.1:255.255.255.0:client:eth0:none:10.0.0.53:10.0.0.54", ("static",),
+                          "eth0", None, ipaddress.ip_interface("10.0.0.2/24"), None, ipaddress.ip_address("10.0.0.1"),
                           "client", (ipaddress.ip_address("10.0.0.53"), ipaddress.ip_address("10.0.0.54")))
 
 
@@ -116,17 +117,17 @@ def test_ip_static_prefix_and_ipv6() -> None:
 @pytest.mark.parametrize("value,device", [("dhcp", None), ("eth0:dhcp", "eth0"), ("::::client:eth3:dhcp", "eth3")])
 def test_ip_dhcp(value: str, device: str | None) -> None:
     spec = parse_ip(value)
-    assert spec.method == "dhcp" and spec.device == device
+    assert spec.methods == ("dhcp",) and spec.device == device
 
 
 def test_ip_bad_address() -> None:
-    with pytest.raises(UsageError, match="ip="):
+    with pytest.raises(CmdlineError, match="ip="):
         parse_ip("10.0.0.300::10.0.0.1:24::eth0:none")
 
 
 def test_ip_unknown_method() -> None:
-    with pytest.raises(UsageError, match="none/off/static"):
-        parse_ip("10.0.0.2::10.0.0.1:24::eth0:bootp")
+    with pytest.raises(CmdlineError, match="expected a method"):
+        parse_ip("10.0.0.2::10.0.0.1:24::eth0:floppy")
 
 
 def test_load_cmdline_file_and_missing(tmp_path: Path) -> None:

@@ -51,7 +51,7 @@ def test_list_links(sysroot: Path) -> None:
     assert [x.ifname for x in got] == ["lo", "eth0", "eth1", "eth0.42", "veth9"]
     lo, eth0, eth1, vlan, veth = got
     assert lo.mac is None
-    assert eth0 == LinkInfo("eth0", "52:54:00:12:34:00", 2, True, "up", PciAddress(0, 3, 0))
+    assert eth0 == LinkInfo("eth0", "52:54:00:12:34:00", 2, True, "up", PciAddress(0, 3, 0), has_device=True)
     assert eth1.pci_bdf == PciAddress(2, 0, 1) and eth1.carrier is None and eth1.operstate == "down"
     assert vlan.devtype == "vlan" and vlan.stacked and vlan.pci_bdf is None
     assert veth.mac == "02:aa:bb:cc:dd:ee" and veth.carrier is False and not veth.stacked
