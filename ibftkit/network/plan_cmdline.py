@@ -446,7 +446,7 @@ def cmdline_target_addresses(cl: Cmdline) -> list[IPAddress | None]:
             rp = parse_root_path(text, dialect="dracut")
         except ValueError:
             continue  # reported when the targets are read
-        out.append(parse_address(rp.server) if rp.server_kind in ("ipv4", "ipv6") else None)
+        out.append(parse_address(rp.server) if rp.server and rp.server_kind in ("ipv4", "ipv6") else None)
     for a in cl.debian.addresses if cl.debian else ():
         try:
             out.append(parse_address(a))

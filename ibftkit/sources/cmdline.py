@@ -43,6 +43,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
+from ..infra.errors import UsageError
 from .cmdline_net import (
     BondWord,
     BridgeWord,
@@ -63,7 +64,6 @@ from .cmdline_net import (
     parse_seconds,
     parse_vlan,
 )
-from ..infra.errors import UsageError
 
 __all__ = ["CmdlineError", "Cmdline", "DebianTarget", "IpWord", "load_cmdline", "parse_cmdline", "parse_ip",
            "split_cmdline"]

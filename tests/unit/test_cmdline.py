@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ibftkit.sources.cmdline import CmdlineError, IpWord, load_cmdline, parse_cmdline, parse_ip
 from ibftkit.infra.errors import UsageError
+from ibftkit.sources.cmdline import CmdlineError, IpWord, load_cmdline, parse_cmdline, parse_ip
 
 
 def test_empty_line_asks_for_nothing() -> None:

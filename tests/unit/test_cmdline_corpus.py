@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from ibftkit.sources.cmdline import parse_cmdline, split_cmdline
-from ibftkit.network.plan_cmdline import plan_for_cmdline, step_key
 from ibftkit.infra.errors import IbftkitError, NetError, UsageError
 from ibftkit.network.links import load_links_file
+from ibftkit.network.plan_cmdline import plan_for_cmdline, step_key
+from ibftkit.sources.cmdline import parse_cmdline, split_cmdline
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "cmdline"
 CORPUS = json.loads((FIXTURES / "corpus.json").read_text())["cases"]
