@@ -296,39 +296,32 @@ def parse_ip(value: str) -> IpWord:
     return _static(value, fields, notes)
 
 
-def _static(value: str, fields: list[str], notes: list[str]) -> IpWord:
-    key = "ip"
-    fields, mac = _join_mac(fields, 7)
-    fields += [""] * (7 - len(fields))
-    ip_text, peer, gw, mask, host, dev, method = fields[:7]
-    rest = fields[7:]
-    address: IPInterface | None = None
-    if ip_text:
-        head, slash, plen = ip_text.partition("/")
-        try:
-            ip = parse_address(head)
-        except ValueError:
-            raise malformed(key, value, f"<client-IP> as an IPv4 address or a bracketed IPv6 address "
-                            f"(not {head!r})") from None
-        if slash:
-            prefix = _prefix(plen, ip, key, value)
-        elif mask:
-            prefix = _prefix(mask, ip, key, value)
-        elif isinstance(ip, ipaddress.IPv4Address):
-            prefix = _classful(ip)
-            notes.append(f"ip={value}: no netmask: /{prefix} by the address's class, as the kernel does")
-        else:
-            prefix = 64
-        address = ipaddress.ip_interface(f"{ip}/{prefix}")
-    gateway = None
-    if gw:
-        try:
-            gateway = parse_address(gw)
-        except ValueError:
-            raise malformed(key, value, f"<gateway-IP> as an address (not {gw!r})") from None
-    methods = _methods(method, key, value, notes) if method else ("static",) if address else ("dhcp",)
+def _client_address(value: str, ip_text: str, mask: str, notes: list[str]) -> IPInterface | None:
+    """``<client-IP>[/<prefix>]`` with ``<netmask>`` (a mask or a prefix length; classful when absent)."""
+    if not ip_text:
+        return None
+    head, slash, plen = ip_text.partition("/")
+    try:
+        ip = parse_address(head)
+    except ValueError:
+        raise malformed("ip", value, f"<client-IP> as an IPv4 address or a bracketed IPv6 address "
+                        f"(not {head!r})") from None
+    if slash:
+        prefix = _prefix(plen, ip, "ip", value)
+    elif mask:
+        prefix = _prefix(mask, ip, "ip", value)
+    elif isinstance(ip, ipaddress.IPv4Address):
+        prefix = _classful(ip)
+        notes.append(f"ip={value}: no netmask: /{prefix} by the address's class, as the kernel does")
+    else:
+        prefix = 64
+    return ipaddress.ip_interface(f"{ip}/{prefix}")
+
+
+def _tail(value: str, rest: list[str], mac: str | None,
+          notes: list[str]) -> tuple[list[IPAddress], int | None, str | None]:
+    """The fields after the method: ``<dns1>[:<dns2>[:<ntp>]]`` or ``[<mtu>][:<macaddr>]``."""
     dns: list[IPAddress] = []
-    mtu = None
     if rest and rest[0] and _looks_like_address(rest[0]):
         for k, d in enumerate(rest[:3]):
             if not d:
@@ -336,19 +329,37 @@ def _static(value: str, fields: list[str], notes: list[str]) -> IpWord:
             try:
                 a = parse_address(d)
             except ValueError:
-                raise malformed(key, value, f"a DNS server address (not {d!r})") from None
+                raise malformed("ip", value, f"a DNS server address (not {d!r})") from None
             if k < 2:
                 dns.append(a)
             else:
                 notes.append(f"ip={value}: NTP server {a} is not used (ibftkit sets no clock)")
-    elif rest:
-        mtu = _mtu(rest[0], key, value)
-        if len(rest) > 1 and rest[1]:
-            if not is_mac(rest[1]):
-                raise malformed(key, value, f"a MAC address after the MTU (not {rest[1]!r})")
-            mac = norm_mac(rest[1])
-        if len(rest) > 2:
-            raise malformed(key, value, "<ip>:[<peer>]:<gw>:<netmask>:<host>:<dev>:<method>[:[<mtu>][:<macaddr>]]")
+        return dns, None, mac
+    if not rest:
+        return dns, None, mac
+    if len(rest) > 2:
+        raise malformed("ip", value, "<ip>:[<peer>]:<gw>:<netmask>:<host>:<dev>:<method>[:[<mtu>][:<macaddr>]]")
+    if len(rest) > 1 and rest[1]:
+        if not is_mac(rest[1]):
+            raise malformed("ip", value, f"a MAC address after the MTU (not {rest[1]!r})")
+        mac = norm_mac(rest[1])
+    return dns, _mtu(rest[0], "ip", value), mac
+
+
+def _static(value: str, fields: list[str], notes: list[str]) -> IpWord:
+    key = "ip"
+    fields, mac = _join_mac(fields, 7)
+    fields += [""] * (7 - len(fields))
+    ip_text, peer, gw, mask, host, dev, method = fields[:7]
+    address = _client_address(value, ip_text, mask, notes)
+    gateway = None
+    if gw:
+        try:
+            gateway = parse_address(gw)
+        except ValueError:
+            raise malformed(key, value, f"<gateway-IP> as an address (not {gw!r})") from None
+    methods = _methods(method, key, value, notes) if method else ("static",) if address else ("dhcp",)
+    dns, mtu, mac = _tail(value, fields[7:], mac, notes)
     device, device_mac = _device(dev)
     if device:
         _check_ifname(device, key, value)
