@@ -12,6 +12,7 @@ Modules:
 - ``pyguest``    the ibftkit-init image (Python, ibftkit, construct, pyroute2) and the e2e runner
 - ``dhcpnet``    the DHCP path: a tap, dnsmasq (options 17/203) and tgtd in a namespace, direct boot
 - ``vlanswitch`` a userspace 802.1Q switch between QEMU's ``-netdev dgram`` and a tap (the VLAN case)
+- ``cmdlinenet`` boots from the kernel command line alone (no iBFT): a VLAN through the switch, a bond on a hub
 - ``netns``      the private network namespace every VM that talks to a target runs in
 - ``procs``      stopping the daemons the harness starts (SIGTERM, grace, SIGKILL to the group)
 

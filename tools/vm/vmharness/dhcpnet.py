@@ -145,13 +145,6 @@ class Dnsmasq:
         self.stop()
 
 
-def _admit_only(tgtd: Tgtd, tid: int, initiator: str) -> None:
-    """Let only ``initiator`` log in to target ``tid`` (instead of any address): a login then shows
-    that the guest used the name option 203 carried."""
-    tgtd.adm("--lld", "iscsi", "--op", "unbind", "--mode", "target", "--tid", str(tid), "-I", "ALL")
-    tgtd.adm("--lld", "iscsi", "--op", "bind", "--mode", "target", "--tid", str(tid), "--initiator-name", initiator)
-
-
 def tap_nic(mac: str = qemu.DEFAULT_MAC, tap: str = TAP, slot: int = qemu.NIC_SLOT) -> list[str]:
     """An e1000 on the namespace's tap, without its iPXE ROM (``romfile=``): nothing writes a table."""
     return ["-netdev", f"tap,id=n0,ifname={tap},script=no,downscript=no",
@@ -181,7 +174,7 @@ def boot(assets: Assets, case: DhcpCase, *, initrd: Path, append: str, work: Pat
             tgtd = stack.enter_context(Tgtd(work, portal=f"{SERVER}:{PORT}", netns=ns))
             tid = tgtd.add_target(case.target.iqn, (case.target.lun,), chap=case.target.chap,
                                   mutual=case.target.mutual)
-            _admit_only(tgtd, tid, case.initiator)
+            tgtd.admit_only(tid, case.initiator)  # a login shows the name option 203 carried was used
             dnsmasq = stack.enter_context(Dnsmasq(ns, TAP, work, case.dnsmasq_conf()))
             argv = qemu.base(log) + qemu.direct_kernel(assets.vmlinuz, initrd, append) + tap_nic()
             result = qemu.run(argv, log, timeout=timeout, netns=ns)

@@ -104,6 +104,13 @@ class Tgtd:
         self.targets.append(iqn)
         return tid
 
+    def admit_only(self, tid: int, initiator: str) -> None:
+        """Let only ``initiator`` log in to target ``tid`` (instead of any address): a login then shows
+        that the guest used that initiator name."""
+        self.adm("--lld", "iscsi", "--op", "unbind", "--mode", "target", "--tid", str(tid), "-I", "ALL")
+        self.adm("--lld", "iscsi", "--op", "bind", "--mode", "target", "--tid", str(tid), "--initiator-name",
+                 initiator)
+
     def stop(self) -> None:
         if self.proc is None:
             return

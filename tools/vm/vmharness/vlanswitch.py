@@ -78,6 +78,8 @@ class Counters:
     runt_dropped: int = 0
     to_guest: int = 0  # tap -> guest, tagged
     tap_write_errors: int = 0
+    largest_from_guest: int = 0  # bytes of the largest frame forwarded to the tap (tag stripped)
+    largest_to_guest: int = 0  # bytes of the largest frame from the tap (before its tag)
     first_untagged: list[str] = field(default_factory=list)  # EtherType and destination of a few drops
 
     def count(self, verdict: str, frame: bytes) -> None:
@@ -114,12 +116,15 @@ def serve(sock: socket.socket, tap: int, peer: tuple[str, int], vid: int, counte
             inner, verdict = untag(frame, vid)
             counters.count(verdict, frame)
             if inner is not None:
+                counters.largest_from_guest = max(counters.largest_from_guest, len(inner))
                 try:
                     os.write(tap, inner)
                 except OSError:
                     counters.tap_write_errors += 1
         if tap in ready:
-            sock.sendto(tag(os.read(tap, 65535), vid), peer)
+            frame = os.read(tap, 65535)
+            counters.largest_to_guest = max(counters.largest_to_guest, len(frame))
+            sock.sendto(tag(frame, vid), peer)
             counters.to_guest += 1
 
 
