@@ -1,7 +1,9 @@
 """Where an iBFT lives, and loading it into the model.
 
 - a raw table file (the table starts at byte 0);
-- a memory image scanned in 16-byte steps (``scan=True``); ``/dev/mem`` is read only in the
+- a memory image (``scan=True``): a dump of the first MiB or more is read with offsets as physical
+  addresses and judged against Linux's window (``linux_misses``), a shorter one scanned in 16-byte
+  steps; ``/dev/mem`` is read only in the
   legacy window 0x80000–0xFFFFF, skipping the VGA hole 0xA0000–0xBFFFF, where BIOS firmware such
   as iPXE leaves the table (it is then *not* among the ACPI tables);
 - ``/sys/firmware/acpi/tables/{IBFT,iBFT,BIFT}``;
@@ -14,12 +16,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...infra.errors import DecodeError, NoTableError
-from ...model import BootConfig
+from ...infra.errors import DecodeError, NoTableError, StrictError
+from ...model import BootConfig, TableHeader
 from . import layout as L
 from .decode import decode_table
 from .sysfs import load_sysfs_tree
@@ -37,23 +40,55 @@ class Candidate:
     length: int
 
 
-def scan_image(image: bytes, base: int = 0, *, skip_vga: bool = False) -> list[Candidate]:
-    """Every 16-byte-aligned ``iBFT``/``BIFT`` signature in ``image`` (which starts at address ``base``)."""
+def scan_image(image: bytes, base: int = 0, *, skip_vga: bool = False, aligned: bool = True) -> list[Candidate]:
+    """Every ``iBFT``/``BIFT`` signature in ``image`` (which starts at address ``base``): only at
+    16-byte boundaries (as Linux scans) unless ``aligned`` is false."""
     found = []
     for signature in L.MEMORY_SIGNATURES:  # bytes.find, not a Python loop over 32768 slots (0.1 s in a guest)
         pos = image.find(signature)
         while 0 <= pos < len(image) - 7:
             addr = base + pos
-            if addr % L.SCAN_STEP == 0 and not (skip_vga and L.VGA_START <= addr < L.VGA_END):
+            if (not aligned or addr % L.SCAN_STEP == 0) and not (skip_vga and L.VGA_START <= addr < L.VGA_END):
                 found.append(Candidate(addr, signature.decode(), int.from_bytes(image[pos + 4:pos + 8], "little")))
             pos = image.find(signature, pos + 1)
     return sorted(found, key=lambda c: c.offset)
 
 
+#: How the window is named in warnings (iBFT 1.03 §1.4.3.2; Linux ``drivers/firmware/iscsi_ibft_find.c``).
+WINDOW = (f"0x{L.SCAN_START:x}-0x{L.SCAN_END - 1:x} less the VGA hole 0x{L.VGA_START:x}-0x{L.VGA_END - 1:x}, "
+          f"at {L.SCAN_STEP}-byte steps")
+
+
+def linux_misses(c: Candidate) -> str | None:
+    """Why Linux's low-memory scan (``reserve_ibft_region``) would not find a table at physical
+    address ``c.offset``, or ``None`` when it would: outside 0x80000–0xFFFFF, inside the VGA hole,
+    not on a 16-byte boundary, or running past 0xFFFFF (``pos + len <= IBFT_END - 1``)."""
+    addr = c.offset
+    if not L.SCAN_START <= addr < L.SCAN_END:
+        where = "below" if addr < L.SCAN_START else "above"
+        return f"it lies {where} the window Linux scans ({WINDOW})"
+    if L.VGA_START <= addr < L.VGA_END:
+        return f"it lies in the VGA hole, which Linux skips (window {WINDOW})"
+    if addr % L.SCAN_STEP:
+        return f"it is not on a {L.SCAN_STEP}-byte boundary (window {WINDOW})"
+    if addr + c.length > L.SCAN_END - 1:
+        return f"its length {c.length} runs past 0x{L.SCAN_END - 1:x} (window {WINDOW})"
+    return None
+
+
 def decode_scan(image: bytes, *, base: int = 0, skip_vga: bool = False, label: str,
-                strict: bool = False) -> BootConfig:
-    """Decode the first candidate that decodes, as Linux takes the first hit; report the others."""
-    candidates = scan_image(image, base, skip_vga=skip_vga)
+                strict: bool = False, physical: bool = False) -> BootConfig:
+    """Decode the first candidate that decodes, as Linux takes the first hit; report the others.
+
+    ``physical``: the image's offsets are physical addresses (a dump of low memory from 0, as
+    ``pmemsave 0 0x100000`` or ``dd if=/dev/mem bs=1M count=1`` saves it). Every signature is
+    then considered, and a table Linux's scan would not find (see ``linux_misses``) is decoded
+    with a warning naming the window, a kernel view that is empty (the OS will not see it) and,
+    under ``strict``, a ``StrictError``; one that Linux finds is preferred.
+    """
+    candidates = scan_image(image, base, skip_vga=skip_vga, aligned=not physical)
+    if physical:
+        candidates.sort(key=lambda c: (linux_misses(c) is not None, c.offset))
     if not candidates:
         raise NoTableError(f"{label}: no iBFT signature at any 16-byte boundary "
                            f"({len(image)} bytes from 0x{base:x})")
@@ -67,6 +102,15 @@ def decode_scan(image: bytes, *, base: int = 0, skip_vga: bool = False, label: s
             continue
         others = [f"{label}: another {c.signature} signature at 0x{c.offset:x} (ignored)"
                   for c in candidates[i + 1:]]
+        missed = linux_misses(cand) if physical else None
+        if missed is not None:
+            warning = f"{label}: table at 0x{cand.offset:x}: the OS will not find it: {missed}"
+            if strict:
+                raise StrictError(f"strict: {warning}")
+            header = cfg.header or TableHeader()
+            cfg = cfg.replace(header=dataclasses.replace(
+                header, linux_rejects=header.linux_rejects or f"not found by Linux's memory scan: {missed}"))
+            notes.append(warning)
         return cfg.replace(warnings=(*notes, *cfg.warnings, *others))
     raise NoTableError(f"{label}: {len(candidates)} signature(s) found, none decodes; first: "
                        + notes[0].split(": ", 1)[1])
@@ -104,7 +148,8 @@ def load_path(path: str | Path, *, scan: bool = False, strict: bool = False) -> 
         if str(p) == "/dev/mem" or p.is_char_device():
             return decode_scan(read_dev_mem(p), base=L.SCAN_START, skip_vga=True, label=f"memory:{p}",
                                strict=strict)
-        return decode_scan(_read(p), label=f"image:{p}", strict=strict)
+        image = _read(p)
+        return decode_scan(image, label=f"image:{p}", strict=strict, physical=len(image) >= L.SCAN_END)
     data = _read(p)
     if data[:4] not in L.SIGNATURES and scan_image(data):
         raise DecodeError(f"signature {data[:4]!r} is not an iBFT, but one is at offset "
