@@ -302,7 +302,7 @@ class TableHeader:
 
 @dataclasses.dataclass(frozen=True)
 class Initiator:
-    """The initiator structure (iBFT 1.03 §1.4.3.1): the host's iSCSI name and its flags."""
+    """The initiator structure (ID 2; iBFT 1.02 §3.5, ``docs/ibft.md``): the host's iSCSI name and flags."""
 
     name: str | None = None
     index: int = 0
@@ -315,7 +315,7 @@ class Initiator:
 
 @dataclasses.dataclass(frozen=True)
 class Nic:
-    """One NIC structure (§1.4.3.2): address, prefix, gateway, DNS, DHCP server, VLAN, MAC, PCI address."""
+    """One NIC structure (ID 3; iBFT 1.02 §3.6): address, prefix, gateway, DNS, DHCP server, VLAN, MAC, PCI address."""
 
     index: int = 0
     flags: NicFlags = NicFlags.VALID | NicFlags.BOOT_SELECTED
@@ -397,7 +397,7 @@ class Nic:
 
 @dataclasses.dataclass(frozen=True)
 class Target:
-    """One target structure (§1.4.3.3): portal, LUN, name, NIC index, CHAP, boot selection."""
+    """One target structure (ID 4; iBFT 1.02 §3.7): portal, LUN, name, NIC index, CHAP, boot selection."""
 
     index: int = 0
     flags: TargetFlags = TargetFlags.VALID | TargetFlags.BOOT_SELECTED

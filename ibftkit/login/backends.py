@@ -2,7 +2,7 @@
 
 ``iscsistart`` backend (open-iscsi ``usr/iscsistart.c``): one process per target with the argv of
 ``ibftkit.login.argv.iscsistart_argv``. Debian's 2.1.8 takes CHAP for an explicit login *only* on its
-command line: a ``-c`` file's ``node.session.auth.*`` was measured to be ignored (``shared/reference/vm-boot.md``),
+command line: a ``-c`` file's ``node.session.auth.*`` was measured to be ignored (``docs/init.md``, "Login backends"),
 and there is no environment or stdin input. So the secrets are on that one argv, visible in
 ``/proc/<pid>/cmdline`` for the 1-3 s the login takes, and nowhere else (not in the child's
 environment, not in any log line or message).

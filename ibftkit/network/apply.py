@@ -11,7 +11,7 @@ host, 1.3 s in a TCG guest). Rules:
 - on any failure the changes of this run are undone in reverse order, then one ``NetError``
   says ``step N (<what>): <why>``.
 
-pyroute2 0.9 facts this relies on (see the project's deps reference §2): an IPv4 address key
+pyroute2 0.9 facts this relies on (``docs/net.md``, "Netlink facts apply relies on"): an IPv4 address key
 includes the prefix; a route via a gateway outside every subnet of the link fails with
 ENETUNREACH; a fresh IPv6 address is tentative (DAD) unless added with ``IFA_F_NODAD``;
 ``IPRoute(netns=…)`` silently creates a missing namespace unless ``flags=0``.

@@ -2,7 +2,7 @@
 
 The plan (``ibftkit.network.plan``) needs only MAC → interface name, the PCI bus/device/function
 behind each link (the iBFT NIC structure stores ``PciAddress`` as ``bus<<8 | dev<<3 | fn``,
-iBFT 1.03 §1.4.3.2.5) and whether a link is a stacked device that merely borrows its parent's
+iBFT 1.02 §3.6; ``docs/ibft.md``) and whether a link is a stacked device that merely borrows its parent's
 MAC (a VLAN, a bridge, a bond). All of that is in sysfs (``Documentation/ABI/testing/sysfs-class-net``):
 
 - ``address``: the MAC, lower-case colon form;

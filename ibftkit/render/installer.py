@@ -3,14 +3,15 @@
 Whatever the source (iBFT, root path, DHCP), the same ``BootConfig`` gives:
 
 ``kickstart`` (pykickstart ``commands/iscsiname.py``, ``iscsi.py``, ``network.py``;
-``shared/reference/rootpath.md`` §5): ``iscsiname`` first (it must precede ``iscsi``), one
+``docs/rootpath.md``, "Sources"): ``iscsiname`` first (it must precede ``iscsi``), one
 ``network`` line per NIC a valid target uses (``--device`` is the interface name when known,
 else the MAC, which Anaconda also accepts), then one ``iscsi --ipaddr --port --target`` line per
 valid target, boot target first. Kickstart has no LUN option (Anaconda logs in to the target and
 sees all its LUNs): the boot LUN is a comment. A ``%pre`` script writes these lines to a file
 for ``%include``.
 
-``dracut`` (dracut.cmdline(7); ``rootpath.md`` §2): ``rd.iscsi.initiator=``, one
+``dracut`` (dracut.cmdline(7); ``parse_iscsi_root`` in dracut's ``modules.d/40network/net-lib.sh``):
+``rd.iscsi.initiator=``, one
 ``netroot=iscsi:[user:password[:ruser:rpassword]@]server::port:lun:target`` per target,
 ``ip=<ip>::<gw>:<netmask>:<hostname>:<dev>:none[:<dns1>[:<dns2>]]`` (or ``ip=<dev>:dhcp``) per
 NIC, ``ifname=ibft<N>:<mac>`` when the interface name is not known, ``vlan=<dev>.<vid>:<dev>``,
@@ -286,7 +287,7 @@ def render_dracut(cfg: BootConfig, *, show_secrets: bool = False,
                 args.append(route)
     if show_secrets and any(c in s for t in targets if _has_chap(t) for s in _chap_texts(t) for c in ":@"):
         comments.append("# a CHAP name or secret holds ':' or '@', which dracut's netroot= parser splits on "
-                        "(rootpath.md §2.2): use rd.iscsi.username=/rd.iscsi.password= instead")
+                        "(its parse_iscsi_root): use rd.iscsi.username=/rd.iscsi.password= instead")
     wide = [t for t in targets if t.lun.linux >= 256]
     if wide:
         comments.append(f"# LUN {wide[0].lun.text} (Linux {wide[0].lun.linux}) left out of netroot=: dracut matches "

@@ -2,7 +2,7 @@
 
 ``render_iscsistart`` reads the emulated kernel view exactly as open-iscsi's
 ``usr/fwparam_ibft/fwparam_sysfs.c`` reads ``/sys/firmware/ibft`` and prints as
-``fw_entry.c fw_print_entry`` does (``shared/reference/ibft.md`` §5): targets in ``readdir``
+``fw_entry.c fw_print_entry`` does (``docs/ibft.md``, "Consumers"): targets in ``readdir``
 order; a target is skipped when its flags are 0, it has no name, its ``nic-assoc`` names no NIC,
 or that NIC has flags 0; a missing ``prefix-len`` reads as -1.
 """

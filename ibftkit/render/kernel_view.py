@@ -1,10 +1,11 @@
 """The Linux kernel's ``/sys/firmware/ibft`` view of a table (a renderer's input; pure).
 
 ``kernel_view(cfg)`` gives exactly the attributes ``drivers/firmware/iscsi_ibft.c`` would show and
-formats each as it does (``shared/reference/ibft.md`` §4): IPv4-mapped addresses as ``%pI4``, others
-as uncompressed ``%pI6``; each LUN byte ``%x`` unpadded; zero addresses hidden (except a target's
-``ip-addr``); ``prefix-len``/``subnet-mask`` hidden for prefix 0; ``hostname`` shown when its offset
-is set; CHAP secrets shown only with a CHAP name. Tables the kernel refuses give no view at all.
+formats each as it does (``iscsi_ibft.c``, ``iscsi_boot_sysfs.c``; ``docs/ibft.md``, "Consumers"):
+IPv4-mapped addresses as ``%pI4``, others as uncompressed ``%pI6``; each LUN byte ``%x`` unpadded;
+zero addresses hidden (except a target's ``ip-addr``); ``prefix-len``/``subnet-mask`` hidden for
+prefix 0; ``hostname`` shown when its offset is set; CHAP secrets shown only with a CHAP name.
+Tables the kernel refuses give no view at all.
 ``readdir_order`` gives the order the kernel lists such a directory in (kernfs name hash).
 
 The way back (reading such a tree into a ``BootConfig``) is ``ibftkit.sources.ibft.sysfs``.

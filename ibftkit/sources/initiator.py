@@ -1,6 +1,6 @@
 """Which iSCSI initiator name to log in with when the boot target came from a root path.
 
-RFC 4173 defines no option for the initiator name (``shared/reference/rootpath.md`` §1.4-1.5),
+RFC 4173 defines no option for the initiator name (``docs/rootpath.md``, "Sources"),
 so ibftkit looks in this order and takes the first source that has one:
 
 1. DHCP option 203 (iPXE's ``initiator-iqn``; the same number as the QLogic/Broadcom option-43

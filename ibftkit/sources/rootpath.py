@@ -1,6 +1,6 @@
 """RFC 4173 iSCSI root paths (DHCP option 17, ``root=``/``netroot=``), parsed strictly.
 
-Grammar (RFC 4173 §5; ``shared/reference/rootpath.md`` §1.2)::
+Grammar (RFC 4173 §5; ``docs/rootpath.md``, "Sources")::
 
     root-path  = "iscsi:" servername ":" protocol ":" port ":" lun ":" targetname
     servername = "" / reg-name / IPv4address / "[" IPv6address "]"

@@ -58,7 +58,7 @@ class Overload(enum.IntFlag):
 
 
 #: What the client asks for in option 55. Servers such as dnsmasq and ISC dhcpd send only the
-#: options a client requests, so 17 and 203 must be here (shared/reference/deps.md §5.1).
+#: options a client requests, so 17 and 203 must be here (RFC 2132 §9.8; ``docs/dhcp.md``).
 PARAMETER_REQUEST_LIST: tuple[Option, ...] = (
     Option.SUBNET_MASK,
     Option.ROUTER,

@@ -7,7 +7,7 @@ string past its end, a truncated header) is a ``DecodeError`` naming the structu
 the table offset. ``strict=True`` turns the first warning into a ``StrictError``.
 
 Structures are found by their ID, not by which control slot points at them (producers disagree on
-slot order: ``shared/reference/ibft.md`` §7 quirk 12), exactly as the Linux kernel does.
+slot order: ``docs/ibft.md``, "Quirks ibftkit handles"), exactly as the Linux kernel does.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ class _Decoder:
         raw = self.table[off:end]
         if end >= len(self.table) or self.table[end] != 0:
             self.warn(f"{structure}.{name} at 0x{ref_offset:x}",
-                      f"string at 0x{off:x} is not followed by a NUL (spec §1.3.5)")
+                      f"string at 0x{off:x} is not followed by a NUL (iBFT 1.03 §1.3.5)")
         if b"\0" in raw:
             self.warn(f"{structure}.{name} at 0x{ref_offset:x}",
                       f"string at 0x{off:x} holds a NUL before its length {length}")
@@ -209,7 +209,7 @@ class _Decoder:
                 continue
             seen_offsets[off] = slot
             if off % 8:
-                self.warn(where, f"structure at 0x{off:x} is not 8-byte aligned (spec §1.4.4.4)")
+                self.warn(where, f"structure at 0x{off:x} is not 8-byte aligned (iBFT 1.03 §1.4.4.4)")
             hdr = L.StructHeader.parse(self.table[off:off + L.STRUCT_HEADER_SIZE])
             sid = hdr.id
             if sid not in L.STRUCT_SIZES:

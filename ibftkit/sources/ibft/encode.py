@@ -1,6 +1,6 @@
 """Encode a ``BootConfig`` as iBFT bytes, byte for byte as a given producer lays it out.
 
-Layouts (``shared/reference/ibft.md`` §2.7):
+Layouts (``docs/ibft.md``, "Producers and how they lay the table out"):
 
 ``ipxe``    iPXE ``ibft_install``: 16-byte alignment; ``max(2, n)`` NIC/target pairs whose unused
             slots stay zeroed; initiator, all NICs, all targets, then the strings packed upwards

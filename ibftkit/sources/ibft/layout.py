@@ -2,8 +2,9 @@
 
 Sizes and offsets follow the spec as quoted by the Linux kernel (``include/linux/iscsi_ibft.h``,
 ``drivers/firmware/iscsi_ibft.c``), EDK2 (``IScsiBootFirmwareTable.h``) and iPXE (``ibft.h``); see
-``shared/reference/ibft.md`` §2. All integers are little-endian; every offset stored in the table
-is relative to the start of the table; every address field is 16 bytes (IPv4 as ``::ffff:a.b.c.d``).
+``docs/ibft.md``, "The structures"; section numbers below are the spec's, as version 1.02 numbers
+them. All integers are little-endian; every offset stored in the table is relative to the start of
+the table; every address field is 16 bytes (IPv4 as ``::ffff:a.b.c.d``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ VGA_START = 0xA0000
 VGA_END = 0xC0000
 SCAN_STEP = 16
 
-# Structure IDs (§1.4.4; Linux enum ibft_id).
+# Structure IDs (iBFT 1.02 §3.4.1; Linux enum ibft_id).
 ID_CONTROL = 1
 ID_INITIATOR = 2
 ID_NIC = 3
@@ -35,7 +36,7 @@ ID_EXTENSIONS = 5
 STRUCTURE_NAMES = {ID_CONTROL: "control", ID_INITIATOR: "initiator", ID_NIC: "nic",
                    ID_TARGET: "target", ID_EXTENSIONS: "extensions"}
 
-# §2.1 Table header: the ACPI description header plus 12 reserved bytes.
+# Table header (iBFT 1.02 §3.3): the ACPI description header plus 12 reserved bytes.
 Header = Struct(
     "signature" / Bytes(4),
     "length" / Int32ul,
@@ -51,7 +52,7 @@ Header = Struct(
 HEADER_SIZE = 48
 CHECKSUM_OFFSET = 9
 
-# §2.2 Common structure header.
+# Common structure header (iBFT 1.02 §3.2).
 StructHeader = Struct(
     "id" / Int8ul,
     "version" / Int8ul,
@@ -61,7 +62,7 @@ StructHeader = Struct(
 )
 STRUCT_HEADER_SIZE = 6
 
-# §2.3 Control structure (length >= 18; expansion offsets follow, 2 bytes each).
+# Control structure (iBFT 1.02 §3.4, §3.4.3; length >= 18; expansion offsets follow, 2 bytes each).
 Control = Struct(
     "hdr" / StructHeader,
     "extensions_off" / Int16ul,
@@ -79,7 +80,7 @@ FIRST_SLOT_OFFSET = CONTROL_OFFSET + 8  # table offset of initiator_off
 # A (length, offset) reference to a string in the heap.
 HeapRef = Struct("length" / Int16ul, "offset" / Int16ul)
 
-# §2.4 Initiator structure.
+# Initiator structure (iBFT 1.02 §3.5).
 Initiator = Struct(
     "hdr" / StructHeader,
     "isns_server" / Bytes(16),
@@ -90,7 +91,7 @@ Initiator = Struct(
 )
 INITIATOR_SIZE = 74
 
-# §2.5 NIC structure.
+# NIC structure (iBFT 1.02 §3.6).
 Nic = Struct(
     "hdr" / StructHeader,
     "ip_address" / Bytes(16),
@@ -107,7 +108,7 @@ Nic = Struct(
 )
 NIC_SIZE = 102
 
-# §2.6 Target structure.
+# Target structure (iBFT 1.02 §3.7).
 Target = Struct(
     "hdr" / StructHeader,
     "ip_address" / Bytes(16),

@@ -1,7 +1,7 @@
 """Reading a ``/sys/firmware/ibft`` tree (the kernel's, or a copy) back into a ``BootConfig``.
 
 ``load_sysfs_tree(path)`` reads the attributes ``drivers/firmware/iscsi_ibft.c`` shows, formatted as
-it formats them (``shared/reference/ibft.md`` §4); the other direction, a table's kernel view, is
+it formats them (``docs/ibft.md``, "Consumers"); the other direction, a table's kernel view, is
 ``ibftkit.render.kernel_view``.
 """
 

@@ -1,0 +1,50 @@
+"""The repository stands on its own: no file points at notes outside it.
+
+Tests, tools and docs once read sample tables and cited reference notes from a directory beside the
+checkout; a fresh clone has no such directory. Every input now lives in ``fixtures/`` (with its
+provenance) and every fact in ``docs/`` (with its primary source). This test keeps it that way,
+and also keeps out references to the project's issue tracker numbers, which a reader
+of the repository cannot open: say the goal instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SKIP_DIRS = {"__pycache__", "build", "dist", "node_modules"}
+OUTSIDE = "sha" + "red"  # spelled in two parts so that this file does not match itself
+FORBIDDEN = [
+    re.compile(r"\.\./" + OUTSIDE + r"\b"),
+    re.compile(r"\b" + OUTSIDE + r"/(reference|samples|field-cases)\b"),
+    re.compile(r"/work/" + OUTSIDE + r"\b"),
+    re.compile(r"\bissues? \d+\b", re.IGNORECASE),
+]
+
+
+def repository_files() -> Iterator[Path]:
+    for path in sorted(ROOT.rglob("*")):
+        rel = path.relative_to(ROOT)
+        if any(part.startswith(".") and part not in (".ci",) or part in SKIP_DIRS or part.endswith(".egg-info")
+               for part in rel.parts):
+            continue
+        if path.is_file() and path.suffix != ".bin" and path.stat().st_size < 2_000_000:
+            yield path
+
+
+def test_the_walk_sees_the_repository() -> None:
+    names = {p.relative_to(ROOT).as_posix() for p in repository_files()}
+    assert {"README.md", "docs/ibft.md", "fixtures/ibft/samples/PROVENANCE.md", ".ci/run"} <= names
+
+
+def test_no_file_points_outside_the_repository() -> None:
+    hits = []
+    for path in repository_files():
+        text = path.read_text(errors="replace")
+        for n, line in enumerate(text.splitlines(), 1):
+            if any(p.search(line) for p in FORBIDDEN):
+                hits.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()[:120]}")
+    assert not hits, "references outside the repository (put the input in fixtures/, the fact in docs/):\n" + \
+        "\n".join(hits)
