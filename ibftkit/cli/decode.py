@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -68,20 +66,8 @@ def run_decode(args: argparse.Namespace) -> int:
     return 0
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write all or nothing: a temporary file in the same directory, then rename."""
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def run_encode(args: argparse.Namespace) -> int:
+    from ..infra.files import write_atomic
     from ..model import BootConfig
     from ..sources.ibft.encode import encode_table
     from ..sources.ibft.layout import IPXE_BIOS_MAX
@@ -103,7 +89,7 @@ def run_encode(args: argparse.Namespace) -> int:
     table = encode_table(cfg, args.layout)
     out = Path(args.output)
     try:
-        _atomic_write(out, table)
+        write_atomic(out, table)  # mode 0644: a table holds no more than the firmware shows anyone
     except OSError as e:
         raise IbftkitError(f"{out}: cannot write ({e.strerror or e})") from None
     if args.layout == "ipxe" and len(table) > IPXE_BIOS_MAX:

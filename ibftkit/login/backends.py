@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from ..infra.errors import IscsiLoginError
+from ..infra.files import SECRET, write_atomic
 from ..infra.run import CommandError, Result, run
 from ..model import BootConfig, Target
 from .argv import (
@@ -215,11 +216,7 @@ class IscsiadmBackend:
         try:
             for d in reversed([path.parent, path.parent.parent, Path(self.node_dir)]):
                 d.mkdir(mode=0o700, parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.ibftkit")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-            os.replace(tmp, path)
+            write_atomic(path, text, mode=SECRET)  # it holds the CHAP secrets
         finally:
             os.umask(old)
         self.written[target.index] = path

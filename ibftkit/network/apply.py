@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..infra.errors import IbftkitError, NetError
+from ..infra.files import write_atomic
 from .links import LinkInfo
 from .linkup import IFF_UP
 from .linkup import lower_links as lower_links  # re-exported: the undo of raise_links
@@ -440,26 +441,6 @@ def _lease_interface(lease: Any) -> ipaddress.IPv4Interface | ipaddress.IPv6Inte
     if ip is None or plen is None:
         raise _StepFailed(f"the DHCP lease gives no address and prefix ({type(lease).__name__})")
     return ipaddress.ip_interface(f"{ip}/{plen}")
-
-
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """All or nothing: a temporary file in the same directory, fsync, then rename over ``path``."""
-    import tempfile  # here: tempfile (random, shutil) costs ibftkit-init's start-up a tenth of a second in a guest
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 # --- apply and undo ------------------------------------------------------------------------------
