@@ -18,7 +18,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-EXIT_OK, EXIT_USAGE, EXIT_NO_CONFIG, EXIT_NETWORK, EXIT_LOGIN = 0, 2, 3, 4, 5
+from ..infra.errors import EXIT_LOGIN, EXIT_NETWORK, EXIT_NO_CONFIG, EXIT_OK, EXIT_USAGE
+
 PROG = "ibftkit-init"
 
 EPILOG = """\
@@ -135,35 +136,6 @@ def _explicit(args: argparse.Namespace) -> tuple[Any, str, bool]:
     return cfg, "--root-path", by_dhcp
 
 
-def _exit_code(e: BaseException, phase: int) -> int:
-    from ..infra.errors import (
-        DecodeError,
-        DhcpError,
-        IbftkitError,
-        IscsiLoginError,
-        IscsiNameError,
-        ModelError,
-        NetError,
-        NoTableError,
-        RootPathError,
-        UsageError,
-    )
-    from ..infra.run import CommandError
-
-    if isinstance(e, UsageError):
-        return EXIT_USAGE
-    if isinstance(e, (NoTableError, DecodeError, RootPathError, IscsiNameError, ModelError)):
-        return EXIT_NO_CONFIG
-    if isinstance(e, (NetError, DhcpError)):
-        return EXIT_NETWORK
-    if isinstance(e, (IscsiLoginError, CommandError)):
-        return EXIT_LOGIN
-    code = getattr(type(e), "exit_code", None)
-    if isinstance(code, int):
-        return code
-    return phase if isinstance(e, IbftkitError) else 1
-
-
 class Links:
     """Links this run set up: they stay up only once the network is configured (after a login
     failure the network stays, for a rescue shell); ``main`` sets them down again otherwise.
@@ -182,9 +154,9 @@ class Links:
 
 
 def run(args: argparse.Namespace, log: Any, state: dict[str, int], phases: Any, links: Links) -> int:
-    from ..infra.errors import IscsiLoginError, UsageError
+    from ..infra.errors import IscsiLoginError, NoBootConfig, UsageError
     from ..login import argv, backends, retry
-    from ..sources.chain import NoBootConfig, Settings, find_config
+    from ..sources.chain import Settings, find_config
     from ..sources.cmdline import load_cmdline
 
     cl = load_cmdline(args.cmdline)
@@ -410,7 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return body()
         except Exception as e:
-            from ..infra.errors import IbftkitError
+            from ..infra.errors import IbftkitError, exit_status
 
             if debug:
                 import traceback
@@ -420,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 log.error(str(e))
                 if e.hint:
                     log.error(f"hint: {e.hint}")
-                return _exit_code(e, state["phase"])
+                return exit_status(e, otherwise=state["phase"])
             log.error(f"internal error: {type(e).__name__}: {e}")
             return 1
 

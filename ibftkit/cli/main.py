@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .. import __version__
-from ..infra.errors import IbftkitError, UsageError
+from ..infra.errors import TOOL_STATUSES, IbftkitError, UsageError, exit_status
 
 # Order is the order shown in --help.
 COMMANDS = ("decode", "rootpath", "dhcp", "plan", "net", "installer")  # modules; decode also registers encode
@@ -90,12 +90,9 @@ def report(prog: str, err: BaseException, *, debug: bool = False) -> None:
 def guarded(prog: str, body: Callable[[], int], *, debug: bool) -> int:
     try:
         return body()
-    except UsageError as e:
-        report(prog, e, debug=debug)
-        return EXIT_USAGE
     except IbftkitError as e:
         report(prog, e, debug=debug)
-        return getattr(e, "exit_code", EXIT_FAIL)
+        return exit_status(e, shown=TOOL_STATUSES)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130

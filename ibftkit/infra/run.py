@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from .errors import IbftkitError
+from .errors import EXIT_LOGIN, IbftkitError
 
 if TYPE_CHECKING:
     import subprocess
@@ -39,6 +39,8 @@ class Logger(Protocol):
 
 class CommandError(IbftkitError):
     """A command could not be run to completion: missing, not executable, or timed out."""
+
+    exit_status = EXIT_LOGIN  # the commands ibftkit-init runs are the login's
 
     def __init__(self, message: str, *, kind: str, argv0: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)

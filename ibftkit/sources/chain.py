@@ -22,19 +22,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
-from ..infra.errors import IbftkitError, NetError, NoTableError
+from ..infra.errors import IbftkitError, NetError, NoBootConfig, NoTableError
 from ..model import BootConfig, Initiator, Nic, Origin, Secret, Target, TargetFlags
 from .cmdline import Cmdline
 
 DEFAULT_ORDER = ("cmdline", "ibft", "dhcp")
 CARRIER_GRACE = 1.0  # after the first link has carrier, how long the others get to catch up
 POLL = 0.1
-
-
-class NoBootConfig(IbftkitError):
-    """No source gave a boot configuration with a target to log in to (exit status 3)."""
-
-    exit_code = 3
 
 
 class Logger(Protocol):
