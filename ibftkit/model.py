@@ -17,9 +17,10 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .infra.log import REDACTED
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-REDACTED = "<redacted>"
 
 
 # --- addresses -----------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .infra.errors import ModelError
+from .infra.log import REDACTED
 from .model import (
-    REDACTED,
     BootConfig,
     ChapType,
     Initiator,

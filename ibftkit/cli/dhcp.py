@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from ..infra.errors import DhcpError, UsageError
+from .main import progress
 
 
 def register(sub: Any) -> None:
@@ -34,10 +35,6 @@ def register(sub: Any) -> None:
                    help="accept a lease without a root path (option 17) instead of failing")
     p.add_argument("--verbose", "-v", action="store_true", help="show the exchange on stderr as it happens")
     p.set_defaults(func=run)
-
-
-def _progress(message: str) -> None:
-    print(f"ibftkit: {message}", file=sys.stderr, flush=True)
 
 
 def summary(lease: Any) -> str:
@@ -75,18 +72,18 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--first-timeout {args.first_timeout}: expected a number of seconds > 0")
     from ..sources.dhcp import acquire_first, acquire_lease
 
-    progress = _progress if args.verbose else None
+    shown = progress if args.verbose else None
     interfaces = list(dict.fromkeys(args.interface))
     if len(interfaces) == 1:
         lease = acquire_lease(interfaces[0], timeout=args.timeout, first_timeout=args.first_timeout,
-                              progress=progress)
+                              progress=shown)
         if lease.root_path is None and not args.any_lease:
             raise DhcpError(f"the lease on {lease.interface} ({lease.address} from {lease.server_id}) has no root "
                             "path (DHCP option 17); --any-lease to show it anyway")
     else:
         if args.any_lease:
             raise UsageError("--any-lease works with one --interface (several are tried for a usable root path)")
-        lease = acquire_first(interfaces, timeout=args.timeout, first_timeout=args.first_timeout, progress=progress)
+        lease = acquire_first(interfaces, timeout=args.timeout, first_timeout=args.first_timeout, progress=shown)
     if args.json:
         text = json.dumps(lease.to_json_dict(), indent=2) + "\n"  # RootPathError when option 17 is malformed
     else:

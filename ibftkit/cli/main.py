@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 from .. import __version__
 from ..infra.errors import TOOL_STATUSES, IbftkitError, UsageError, exit_status
+from ..infra.log import Log
 
 # Order is the order shown in --help.
 COMMANDS = ("decode", "rootpath", "dhcp", "plan", "net", "installer")  # modules; decode also registers encode
@@ -69,9 +70,20 @@ def count(text: str) -> int:
     return value
 
 
+def tool_log(prog: str = "ibftkit") -> Log:
+    """The ``ibftkit`` tool's log: the same ``Log`` as ``ibftkit-init``'s (one redacted line per
+    message), on stderr only (the kernel log is for the boot path)."""
+    return Log(prog=prog, kmsg=None)
+
+
 def warn(message: str, prog: str = "ibftkit") -> None:
     """A warning line on stderr: the table or source is usable but something is odd."""
-    print(f"{prog}: warning: {message}", file=sys.stderr)
+    tool_log(prog).warning(message)
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr (``ibftkit dhcp -v``, ``ibftkit net apply``)."""
+    tool_log().progress(message)
 
 
 def report(prog: str, err: BaseException, *, debug: bool = False) -> None:

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from ..infra.errors import UsageError
+from .main import progress
 from .plan import add_apply_args, add_source_args, config_from_args, warn_config
 
 
@@ -34,10 +35,6 @@ def _no_verb(args: argparse.Namespace) -> int:
     raise UsageError("ibftkit net: give a verb: apply or links (see 'ibftkit net --help')")
 
 
-def _progress(message: str) -> None:
-    print(f"ibftkit: {message}", file=sys.stderr, flush=True)
-
-
 def run_apply(args: argparse.Namespace) -> int:
     from ..network.apply import apply_plan
     from ..network.links import list_links
@@ -47,9 +44,9 @@ def run_apply(args: argparse.Namespace) -> int:
     warn_config(cfg)
     plan = plan_network(cfg, links=list_links(), dhcp_rerun=args.dhcp_rerun, set_hostname=not args.no_hostname)
     for note in plan.notes:
-        _progress(f"note: {note}")
+        progress(f"note: {note}")
     result = apply_plan(plan, resolv_conf=args.resolv_conf, carrier_timeout=args.carrier_timeout,
-                        progress=_progress)
+                        progress=progress)
     if args.json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
     else:

@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Any
 
+from ..infra.log import REDACTED
 from ..sources.rootpath import DIALECTS, RootPath, parse_root_path
 
 
@@ -41,9 +42,9 @@ def summary(rp: RootPath) -> str:
                         f"bytes {rp.lun.hex})"))
     rows.append(("target", rp.target))
     if rp.username is not None:
-        rows.append(("chap", f"user {rp.username}, secret <redacted>"))
+        rows.append(("chap", f"user {rp.username}, secret {REDACTED}"))
     if rp.reverse_username is not None:
-        rows.append(("reverse chap", f"user {rp.reverse_username}, secret <redacted>"))
+        rows.append(("reverse chap", f"user {rp.reverse_username}, secret {REDACTED}"))
     if rp.iface is not None:
         rows.append(("iface", rp.iface))
     if rp.netdev is not None:

@@ -21,6 +21,8 @@ MRO that sets one). ``ibftkit-init`` shows them all; the ``ibftkit`` tool only 0
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Container
 from typing import ClassVar
 
@@ -50,6 +52,26 @@ def exit_status(e: BaseException, *, otherwise: int = EXIT_FAIL, shown: Containe
     if status is None or (shown is not None and status not in shown):
         return otherwise
     return status
+
+
+def errno_text(e: BaseException, *, ifname: str | None = None, number: bool = False) -> str:
+    """Why an ``OSError`` (or pyroute2's ``NetlinkError``, errno in ``code``) failed, in words: the
+    error's own text, else ``strerror(3)`` for its errno; ``EPERM`` says root is needed; with
+    ``ifname``, ``ENETDOWN``/``ENODEV``/``ENXIO`` say the interface went down or disappeared
+    (netdevice(7)); ``number`` appends ``(errno N)``. ``str(e)`` when it has no errno."""
+    code = getattr(e, "code", None)
+    if not isinstance(code, int):
+        code = e.errno if isinstance(e, OSError) else None
+    if not code:
+        return str(e)
+    if code == errno.EPERM:
+        return "operation not permitted (needs root or CAP_NET_ADMIN)"
+    if ifname and code == errno.ENETDOWN:
+        return f"{ifname} went down"
+    if ifname and code in (errno.ENODEV, errno.ENXIO):
+        return f"{ifname} disappeared"
+    text = e.args[1] if len(e.args) > 1 and isinstance(e.args[1], str) else os.strerror(code)
+    return f"{text} (errno {code})" if number else text
 
 
 class UsageError(IbftkitError):

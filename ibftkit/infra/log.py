@@ -18,9 +18,10 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable
-from typing import TextIO
+from typing import Protocol, TextIO
 
-REDACTED = "<redacted>"  # the same text as ibftkit.model.REDACTED (not imported: keep this module light)
+#: What stands for a CHAP secret in every output of ibftkit (messages, renders, JSON, argv shown).
+REDACTED = "<redacted>"
 
 QUIET, NORMAL, VERBOSE, DEBUG = 0, 1, 2, 3
 
@@ -28,6 +29,24 @@ QUIET, NORMAL, VERBOSE, DEBUG = 0, 1, 2, 3
 _KMSG_ERR, _KMSG_WARNING, _KMSG_NOTICE, _KMSG_INFO, _KMSG_DEBUG = 3, 4, 5, 6, 7
 KMSG_PATH = "/dev/kmsg"
 KMSG_TAG = "ibftkit"
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every non-empty secret replaced by ``REDACTED``, longest first (so that a
+    secret that contains another is replaced whole)."""
+    for s in sorted((s for s in secrets if s), key=len, reverse=True):
+        if s in text:
+            text = text.replace(s, REDACTED)
+    return text
+
+
+class Logger(Protocol):
+    """What library code logs through (``Log`` is the one implementation; tests pass their own)."""
+
+    def progress(self, text: str) -> None: ...
+    def info(self, text: str) -> None: ...
+    def warning(self, text: str) -> None: ...
+    def debug(self, text: str) -> None: ...
 
 
 class Log:
@@ -63,10 +82,7 @@ class Log:
         return tuple(self._secrets)
 
     def redact(self, text: str) -> str:
-        for s in self._secrets:
-            if s in text:
-                text = text.replace(s, REDACTED)
-        return text
+        return redact(text, self._secrets)
 
     def line(self, text: str) -> str:
         """One redacted line: control characters and newlines become spaces."""

@@ -22,19 +22,16 @@ import os
 import shlex
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import EXIT_LOGIN, IbftkitError
+from .log import REDACTED, Logger, redact
 
 if TYPE_CHECKING:
     import subprocess
 
 CLEAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
-REDACTED = "<redacted>"
 
-
-class Logger(Protocol):
-    def debug(self, text: str) -> None: ...
 
 
 class CommandError(IbftkitError):
@@ -72,12 +69,6 @@ class Result(NamedTuple):
 def clean_env() -> dict[str, str]:
     """The whole environment a child gets."""
     return {"PATH": CLEAN_PATH, "LC_ALL": "C"}
-
-
-def redact(text: str, secrets: Sequence[str]) -> str:
-    for s in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(s, REDACTED)
-    return text
 
 
 def shown(argv: Sequence[str], secrets: Sequence[str] = ()) -> str:

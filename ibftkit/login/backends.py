@@ -21,10 +21,11 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 from ..infra.errors import IscsiLoginError
 from ..infra.files import SECRET, write_atomic
+from ..infra.log import Logger
 from ..infra.run import CommandError, Result, run
 from ..model import BootConfig, Target
 from .argv import (
@@ -46,11 +47,6 @@ ISCSI_ERRORS = {5: "login failure", 7: "invalid arguments", 8: "transport timeou
                 24: "authorization failure (CHAP name or secret wrong?)"}
 _ERR_IN_TEXT = re.compile(r"\((\d+) - ")
 
-class Logger(Protocol):
-    def progress(self, text: str) -> None: ...
-    def info(self, text: str) -> None: ...
-    def warning(self, text: str) -> None: ...
-    def debug(self, text: str) -> None: ...
 
 
 # --- sessions already there ----------------------------------------------------------------------
@@ -105,7 +101,8 @@ class PlannedCommand(NamedTuple):
     text: str
 
 
-def _why(r: Result, program: str) -> str:
+def _exit_text(r: Result, program: str) -> str:
+    """``PROGRAM exit N: …`` naming open-iscsi's error code (``include/iscsi_err.h``) when there is one."""
     code = r.returncode
     m = _ERR_IN_TEXT.findall(r.stderr + r.stdout)
     detail = r.last_line()
@@ -147,7 +144,7 @@ class IscsistartBackend:
             return Attempt(True, f"logged in to {label} in {r.seconds:.1f} s")
         if "session exists" in (r.stderr + r.stdout) and session_present(target, sys_root=self.sys_root):
             return Attempt(True, f"{label}: a session exists already")
-        return Attempt(False, _why(r, self.program), retry=r.returncode != 7)
+        return Attempt(False, _exit_text(r, self.program), retry=r.returncode != 7)
 
     def cleanup_failed(self, target: Target) -> None:
         pass
@@ -207,7 +204,7 @@ class IscsiadmBackend:
         except CommandError as e:
             raise IscsiLoginError(f"cannot start iscsid: {e}") from None
         if not r.ok:
-            raise IscsiLoginError(f"iscsid did not start: {_why(r, self.iscsid)}")
+            raise IscsiLoginError(f"iscsid did not start: {_exit_text(r, self.iscsid)}")
 
     def _write_record(self, cfg: BootConfig, target: Target) -> Path:
         path = record_path(target, node_dir=self.node_dir)
@@ -238,7 +235,7 @@ class IscsiadmBackend:
             return Attempt(True, f"logged in to {label} in {r.seconds:.1f} s")
         if r.returncode == 15:
             return Attempt(True, f"{label}: a session exists already")
-        return Attempt(False, _why(r, self.iscsiadm), retry=r.returncode != 7)
+        return Attempt(False, _exit_text(r, self.iscsiadm), retry=r.returncode != 7)
 
     def cleanup_failed(self, target: Target) -> None:
         """Leave no secret behind for a target that never logged in."""

@@ -41,8 +41,8 @@ from ..model import BootConfig, IPAddress, Target
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
 if TYPE_CHECKING:
+    from ..infra.log import Logger
     from ..network.plan import NetPlan
-    from .backends import Logger
 
 NODES = "run/initramfs/ibftkit/nodes"
 UNIT = "ibftkit-handoff.service"

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from ..infra.errors import IscsiLoginError
+from ..infra.log import Logger
 from ..model import BootConfig, Target
 from .argv import target_label
-from .backends import Attempt, Backend, Logger, session_present
+from .backends import Attempt, Backend, session_present
 
 Sleep = Callable[[float], None]
 

@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..infra.errors import IbftkitError, NetError
+from ..infra.errors import IbftkitError, NetError, errno_text
 from ..infra.files import write_atomic
 from .links import LinkInfo
 from .linkup import IFF_UP
@@ -198,16 +198,6 @@ def _netlink_error() -> type[BaseException]:
     from pyroute2.netlink.exceptions import NetlinkError
 
     return NetlinkError  # type: ignore[no-any-return]
-
-
-def _why(e: BaseException) -> str:
-    code = getattr(e, "code", None)
-    if code is None and isinstance(e, OSError):
-        code = e.errno
-    text = e.args[1] if len(e.args) > 1 and isinstance(e.args[1], str) else os.strerror(code or 0)
-    if code == errno.EPERM:
-        return "operation not permitted (needs root or CAP_NET_ADMIN)"
-    return f"{text} (errno {code})" if code else str(e)
 
 
 def _index(ipr: Any, ifname: str) -> int:
@@ -474,9 +464,9 @@ def apply_plan(plan: NetPlan, *, resolv_conf: str = "/etc/resolv.conf", carrier_
             except IbftkitError as e:  # NetError, or DhcpError from --dhcp-rerun
                 why = str(e)
             except NetlinkError as e:
-                why = _why(e)
+                why = errno_text(e, number=True)
             except OSError as e:
-                why = _why(e)
+                why = errno_text(e, number=True)
             except BaseException:  # a bug or ^C: still leave no half-configured NIC behind
                 _undo_with(ipr, result)
                 raise
@@ -513,7 +503,7 @@ def _undo_with(ipr: Any, result: ApplyResult) -> list[str]:
             c.undo(ipr)
         except NetlinkError as e:
             if getattr(e, "code", None) not in gone:
-                failed.append(f"{c.what} ({_why(e)})")
+                failed.append(f"{c.what} ({errno_text(e, number=True)})")
         except OSError as e:
-            failed.append(f"{c.what} ({_why(e)})")
+            failed.append(f"{c.what} ({errno_text(e, number=True)})")
     return failed

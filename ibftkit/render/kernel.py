@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from .. import __version__
-from ..model import REDACTED, BootConfig
+from ..infra.log import REDACTED
+from ..model import BootConfig
 from .kernel_view import SECRET_ATTRIBUTES, kernel_view, readdir_order
 
 

@@ -7,7 +7,8 @@ import ipaddress
 import json
 from collections.abc import Mapping
 
-from ..model import REDACTED, BootConfig, ChapType, IPAddress, Secret
+from ..infra.log import REDACTED
+from ..model import BootConfig, ChapType, IPAddress, Secret
 
 _WIDTH = 14
 

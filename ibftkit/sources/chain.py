@@ -20,9 +20,10 @@ import dataclasses
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from ..infra.errors import IbftkitError, NetError, NoBootConfig, NoTableError
+from ..infra.log import Logger
 from ..model import BootConfig, Initiator, Nic, Origin, Secret, Target, TargetFlags
 from .cmdline import Cmdline
 
@@ -31,10 +32,6 @@ CARRIER_GRACE = 1.0  # after the first link has carrier, how long the others get
 POLL = 0.1
 
 
-class Logger(Protocol):
-    def progress(self, text: str) -> None: ...
-    def info(self, text: str) -> None: ...
-    def warning(self, text: str) -> None: ...
 
 
 class Settings(NamedTuple):

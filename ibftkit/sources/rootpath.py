@@ -33,6 +33,7 @@ import re
 from typing import Any, Literal
 
 from ..infra.errors import IscsiNameError, RootPathError
+from ..infra.log import REDACTED
 from ..iscsiname import show, validate_iscsi_name
 from ..model import BootConfig, ChapType, Initiator, Lun, Nic, Secret, Target, TargetFlags, parse_ip
 
@@ -547,7 +548,7 @@ def format_root_path(rp: RootPath, *, redact: bool = False) -> str:
 def _secret_text(secret: Secret | None, redact: bool) -> str:
     if secret is None:
         return ""
-    return "<redacted>" if redact else secret.reveal()
+    return REDACTED if redact else secret.reveal()
 
 
 # --- into the model --------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ibftkit.infra.run import REDACTED, CommandError, clean_env, redact, run, shown
+from ibftkit.infra.log import REDACTED, redact
+from ibftkit.infra.run import CommandError, clean_env, run, shown
 
 SECRET = "pa ss'w\"ord-123"
 

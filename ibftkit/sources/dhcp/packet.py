@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import array
 import dataclasses
-import errno
-import os
 import select
 import socket
 import struct
 from pathlib import Path
 from typing import Protocol
 
-from ...infra.errors import DhcpError
+from ...infra.errors import DhcpError, errno_text
 from ...model import normalize_mac
 from .options import CLIENT_PORT, SERVER_PORT
 
@@ -122,13 +120,13 @@ class PacketSocket:
                     break
         except OSError as e:
             self.sock.close()
-            raise DhcpError(f"interface {ifname}: cannot open a packet socket: {os.strerror(e.errno or 0)}") from None
+            raise DhcpError(f"interface {ifname}: cannot open a packet socket: {errno_text(e)}") from None
 
     def send(self, frame: bytes) -> None:
         try:
             self.sock.send(frame)
         except OSError as e:
-            raise DhcpError(f"interface {self.ifname}: cannot send: {_why(e, self.ifname)}") from None
+            raise DhcpError(f"interface {self.ifname}: cannot send: {errno_text(e, ifname=self.ifname)}") from None
 
     def recv(self, timeout: float) -> bytes | None:
         try:
@@ -139,7 +137,7 @@ class PacketSocket:
         except BlockingIOError:
             return None
         except OSError as e:
-            raise DhcpError(f"interface {self.ifname}: cannot receive: {_why(e, self.ifname)}") from None
+            raise DhcpError(f"interface {self.ifname}: cannot receive: {errno_text(e, ifname=self.ifname)}") from None
         if address[2] == PACKET_OUTGOING:
             return None
         return data
@@ -153,11 +151,3 @@ class PacketSocket:
         sock, self.sock = self.sock, None  # type: ignore[assignment]
         if sock is not None:
             threading.Thread(target=sock.close, name="ibftkit-dhcp-close", daemon=True).start()
-
-
-def _why(e: OSError, ifname: str) -> str:
-    if e.errno == errno.ENETDOWN:
-        return f"{ifname} went down"
-    if e.errno in (errno.ENODEV, errno.ENXIO):
-        return f"{ifname} disappeared"
-    return os.strerror(e.errno or 0)
