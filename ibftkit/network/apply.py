@@ -31,8 +31,9 @@ from typing import Any
 
 from ..infra.errors import IbftkitError, NetError, errno_text
 from ..infra.files import write_atomic
+from ..infra.sysfs import STACKED_DEVTYPES
 from .links import LinkInfo
-from .linkup import IFF_UP
+from .linkup import IFF_UP, wait_carrier
 from .linkup import lower_links as lower_links  # re-exported: the undo of raise_links
 from .linkup import raise_links as raise_links
 from .plan import AddAddress, AddRoute, CreateVlan, LinkUp, NetPlan, RunDhcp, SetDns, SetHostname, Step, WaitCarrier
@@ -228,8 +229,7 @@ def list_links(netns: str | None = None) -> list[LinkInfo]:
                 ifindex=int(msg["index"]),
                 carrier=bool(flags & IFF_LOWER_UP) if flags & IFF_UP else None,
                 operstate=str(msg.get("IFLA_OPERSTATE") or "unknown").lower(),
-                devtype=kind if kind in ("vlan", "bridge", "bond", "team", "macvlan", "macvtap", "ipvlan",
-                                         "vrf") else None,
+                devtype=kind if kind in STACKED_DEVTYPES else None,
             ))
         return sorted(out, key=lambda x: x.ifindex)
     finally:
@@ -281,19 +281,11 @@ class _Applier:
     def _wait_carrier(self, step: WaitCarrier) -> str:
         index = self.index(step.ifname)
         start = time.monotonic()
-        next_report = 1.0
-        while True:
-            elapsed = time.monotonic() - start
-            if int(_link(self.ipr, index)["flags"]) & IFF_LOWER_UP:
-                return f"carrier on {step.ifname} after {elapsed:.1f} s"
-            if elapsed >= self.carrier_timeout:
-                raise _StepFailed(f"no carrier on {step.ifname} after {self.carrier_timeout:g} s "
-                                  "(cable, switch port or peer down?)")
-            if elapsed >= next_report:
-                self.progress(f"waiting for carrier on {step.ifname} ({elapsed:.1f} s of "
-                              f"{self.carrier_timeout:g} s)")
-                next_report += 1.0
-            time.sleep(min(POLL_INTERVAL, max(0.0, self.carrier_timeout - elapsed)))
+        if not wait_carrier([step.ifname], timeout=self.carrier_timeout, progress=self.progress, poll=POLL_INTERVAL,
+                            read=lambda _name: bool(int(_link(self.ipr, index)["flags"]) & IFF_LOWER_UP)):
+            raise _StepFailed(f"no carrier on {step.ifname} after {self.carrier_timeout:g} s "
+                              "(cable, switch port or peer down?)")
+        return f"carrier on {step.ifname} after {time.monotonic() - start:.1f} s"
 
     def _create_vlan(self, step: CreateVlan) -> str:
         parent = self.index(step.parent)

@@ -25,10 +25,10 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..infra.sysfs import STACKED_DEVTYPES, Sysfs, devtype_of, read_attr
 from ..model import PciAddress, normalize_mac
 
 #: ``DEVTYPE`` values of stacked links that copy their lower link's MAC: never the firmware NIC.
-STACKED_DEVTYPES = frozenset({"vlan", "bridge", "bond", "team", "macvlan", "macvtap", "ipvlan", "vrf"})
 
 _PCI_COMPONENT = re.compile(r"^([0-9a-fA-F]{4,}):([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-7])$")
 
@@ -66,10 +66,7 @@ class LinkInfo:
 
 
 def _read(path: Path) -> str | None:
-    try:
-        return path.read_text().strip()
-    except (OSError, UnicodeDecodeError):
-        return None
+    return read_attr(path)
 
 
 def _pci_of(device_link: Path) -> tuple[PciAddress | None, int]:
@@ -89,14 +86,6 @@ def _pci_of(device_link: Path) -> tuple[PciAddress | None, int]:
             except ValueError:
                 return None, 0
     return None, 0
-
-
-def _devtype(uevent: str | None) -> str | None:
-    for line in (uevent or "").splitlines():
-        key, _, value = line.partition("=")
-        if key == "DEVTYPE":
-            return value.strip() or None
-    return None
 
 
 def read_link(directory: Path) -> LinkInfo:
@@ -124,7 +113,7 @@ def read_link(directory: Path) -> LinkInfo:
         operstate=_read(directory / "operstate") or "unknown",
         pci_bdf=pci,
         pci_segment=segment,
-        devtype=_devtype(_read(directory / "uevent")),
+        devtype=devtype_of(_read(directory / "uevent")),
         kind=kind,
         has_device=has_device,
     )
@@ -132,12 +121,9 @@ def read_link(directory: Path) -> LinkInfo:
 
 def list_links(root: str | os.PathLike[str] = "/") -> list[LinkInfo]:
     """Every link under ``<root>/sys/class/net``, ordered by ifindex (then name)."""
-    net = Path(root) / "sys/class/net"
-    try:
-        entries = list(net.iterdir())
-    except OSError:
-        return []
-    links = [read_link(d) for d in entries if d.name not in ("bonding_masters",) and d.is_dir()]
+    sysfs = Sysfs(root)
+    links = [read_link(Path(sysfs.path("class/net", n))) for n in sysfs.links()
+             if os.path.isdir(sysfs.path("class/net", n))]
     return sorted(links, key=lambda link: (link.ifindex, link.ifname))
 
 

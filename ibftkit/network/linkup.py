@@ -15,44 +15,57 @@ names other NICs. Standard library only: this module is imported at start-up.
 
 from __future__ import annotations
 
-import os
 import socket
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+
+from ..infra.sysfs import Sysfs
 
 IFF_UP = 0x1
 SIOCGIFFLAGS, SIOCSIFFLAGS = 0x8913, 0x8914  # netdevice(7)
 _IFREQ = "16sH22x"  # struct ifreq: ifr_name[IFNAMSIZ], ifr_flags (short), padding to 40 bytes
 
 
-def _read(path: str) -> str | None:
-    try:
-        with open(path) as f:
-            return f.read().strip().lower()
-    except OSError:
-        return None
-
-
 def firmware_links(firmware_root: str = "/", net_root: str = "/") -> tuple[str, ...]:
-    """The links whose MAC is a NIC's in the kernel's iBFT view (``/sys/firmware/ibft``), if any.
+    """The links whose MAC is a NIC's in the kernel's iBFT view (``/sys/firmware/ibft``), if any;
+    never a stacked link (VLAN, bridge, …: ``ibftkit.infra.sysfs.STACKED_DEVTYPES``) that borrows it.
 
     ``firmware_root`` is where ``sys/firmware`` is (``ibftkit-init --firmware-root``, for tests and
     captured systems); the links are this system's (``net_root``)."""
-    ibft = os.path.join(firmware_root, "sys/firmware/ibft")
-    try:
-        entries = sorted(e for e in os.listdir(ibft) if e.startswith("ethernet"))
-    except OSError:
-        return ()
-    macs = {m for m in (_read(os.path.join(ibft, e, "mac")) for e in entries) if m and m != "00:00:00:00:00:00"}
+    macs = Sysfs(firmware_root).ibft_macs()
     if not macs:
         return ()
-    net = os.path.join(net_root, "sys/class/net")
-    try:
-        names = sorted(os.listdir(net))
-    except OSError:
-        return ()
-    # A VLAN or bridge shows its lower link's MAC (its uevent has a DEVTYPE): never the firmware NIC.
-    return tuple(n for n in names if _read(os.path.join(net, n, "address")) in macs
-                 and "devtype=" not in (_read(os.path.join(net, n, "uevent")) or ""))
+    net = Sysfs(net_root)
+    return tuple(n for n in net.links()
+                 if (net.link_attr(n, "address") or "").lower() in macs and not net.stacked(n))
+
+
+def wait_carrier(names: Sequence[str], *, timeout: float, read: Callable[[str], bool | None],
+                 progress: Callable[[str], None] | None = None, grace: float | None = None,
+                 poll: float = 0.05) -> list[str]:
+    """The one carrier wait: poll ``read(name)`` (carrier: ``True``) until every link in ``names`` has
+    carrier, or (with ``grace``) the first one has had it for ``grace`` s, or ``timeout`` s passed.
+
+    Returns the links with carrier, in the order of ``names`` (empty: none in time). One progress
+    line a second: ``waiting for carrier on A, B (1.0 s of 10 s)``. ``read`` says how carrier is
+    seen: ``Sysfs.carrier`` (``/sys/class/net/<if>/carrier``) or netlink's ``IFF_LOWER_UP``."""
+    start = time.monotonic()
+    first: float | None = None
+    next_report = 1.0
+    while True:
+        elapsed = time.monotonic() - start
+        up = [n for n in names if read(n)]
+        if up and first is None:
+            first = elapsed
+        if len(up) == len(names) or (grace is not None and first is not None and elapsed - first >= grace):
+            return up
+        if elapsed >= timeout:
+            return up
+        if progress is not None and elapsed >= next_report:
+            progress(f"waiting for carrier on {', '.join(n for n in names if n not in up)} "
+                     f"({elapsed:.1f} s of {timeout:g} s)")
+            next_report += 1.0
+        time.sleep(min(poll, max(0.0, timeout - elapsed)))
 
 
 def _set_up(sock: socket.socket, ifname: str, up: bool) -> bool:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -153,31 +152,13 @@ def dhcp_candidates(settings: Settings, cl: Cmdline, links: Sequence[Any]) -> li
 
 def links_with_carrier(names: Sequence[str], *, timeout: float, log: Logger,
                        read: Callable[[str], bool | None] | None = None) -> list[str]:
-    """Set nothing; poll ``/sys/class/net/<if>/carrier`` until every link has carrier, or the first
-    one has had it for ``CARRIER_GRACE`` s, or ``timeout``. One progress line a second."""
-    def carrier(name: str) -> bool | None:
-        try:
-            with open(f"/sys/class/net/{name}/carrier") as f:
-                return f.read().strip() == "1"
-        except OSError:
-            return None
+    """Set nothing; wait (``ibftkit.network.linkup.wait_carrier``, reading ``/sys/class/net/<if>/carrier``)
+    until every link has carrier, or the first one has had it for ``CARRIER_GRACE`` s, or ``timeout``."""
+    from ..infra.sysfs import Sysfs
+    from ..network.linkup import wait_carrier
 
-    read = read or carrier
-    start = time.monotonic()
-    first: float | None = None
-    next_report = start + 1.0
-    while True:
-        now = time.monotonic()
-        up = [n for n in names if read(n)]
-        if up and first is None:
-            first = now
-        if len(up) == len(names) or (first is not None and now - first >= CARRIER_GRACE) or now - start >= timeout:
-            return up
-        if now >= next_report:
-            log.progress(f"waiting for carrier on {', '.join(n for n in names if n not in up)} "
-                         f"({now - start:.0f} s of {timeout:g} s)")
-            next_report += 1.0
-        time.sleep(POLL)
+    return wait_carrier(names, timeout=timeout, read=read or Sysfs().carrier, progress=log.progress,
+                        grace=CARRIER_GRACE, poll=POLL)
 
 
 def _links_up(names: Sequence[str], log: Logger) -> tuple[str, ...]:

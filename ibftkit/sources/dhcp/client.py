@@ -18,10 +18,10 @@ import sys
 import time
 import types
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from ...infra.errors import DhcpError, DhcpTimeout, RootPathError
+from ...infra.sysfs import read_attr
 from ...model import normalize_mac
 from .lease import Lease, decode_options, lease_from_reply, message_text
 from .options import (
@@ -427,10 +427,7 @@ def carrier_order(interfaces: Sequence[str], *, sysfs: str = SYSFS_NET) -> list[
     """Interfaces with carrier first, each group in the given order (a stable sort)."""
 
     def has_carrier(name: str) -> bool:
-        try:
-            return (Path(sysfs) / name / "carrier").read_text().strip() == "1"
-        except (OSError, ValueError):
-            return False
+        return read_attr(os.path.join(sysfs, name, "carrier")) == "1"
 
     return sorted(dict.fromkeys(interfaces), key=lambda name: 0 if has_carrier(name) else 1)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ...infra.errors import DhcpError, errno_text
+from ...infra.sysfs import read_attr
 from ...model import normalize_mac
 from .options import CLIENT_PORT, SERVER_PORT
 
@@ -72,11 +73,7 @@ def check_interface(ifname: str, *, sysfs: str = SYSFS_NET) -> LinkState:
         raise DhcpError(f"interface {ifname} is not Ethernet (ARPHRD type {hwtype}; DHCP here needs type 1)")
     if not flags & IFF_UP:
         raise DhcpError(f"interface {ifname} is down; bring it up first (ip link set {ifname} up)")
-    try:
-        carrier = (base / "carrier").read_text().strip() == "1"
-    except OSError:
-        carrier = False
-    return LinkState(mac=normalize_mac(mac), carrier=carrier)
+    return LinkState(mac=normalize_mac(mac), carrier=read_attr(base / "carrier") == "1")
 
 
 class Transport(Protocol):
