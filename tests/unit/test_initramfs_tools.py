@@ -1,5 +1,6 @@
-"""tools/initramfs-tools: what stage.py puts into an image tree, the boot script's trigger words, the
-install script (docs/initramfs.md). The real build and boot are in tests/vm/test_initramfs_boot.py.
+"""tools/initramfs-tools and the shared tools/initrd-common: what stage.py puts into an image tree, the
+boot scripts' shared functions (trigger words, the run and its one-line failure), the install script
+(docs/initramfs.md). The real build and boot are in tests/vm/test_initramfs_boot.py.
 
 stage.py runs here against a fake interpreter tree (``Interpreter``) and fake packages (``path=``),
 compiling in-process (``workers=1``); the shell parts run under ``sh`` (``allow_subprocess``).
@@ -19,12 +20,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / "tools" / "initramfs-tools"
+COMMON = ROOT / "tools" / "initrd-common"
+FUNCTIONS = COMMON / "ibftkit-functions"
 LOCAL_TOP = TOOLS / "scripts" / "local-top" / "ibftkit"
 HOOK = TOOLS / "hooks" / "ibftkit"
 
 
 def _load_stage() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ibftkit_initramfs_stage", TOOLS / "stage.py")
+    spec = importlib.util.spec_from_file_location("ibftkit_initramfs_stage", COMMON / "stage.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
@@ -110,6 +113,7 @@ def test_stage_copies_what_ibftkit_init_needs(tmp_path: Path, fake_python: objec
         (str(packages / "pyroute2" / f"_speedup.{so}"), f"{stage.PACKAGE_DIR}/pyroute2/_speedup.{so}"),
     ]
     assert not (pkg / "pyroute2" / f"_speedup.{so}").exists()  # left to copy_exec
+    assert _image(dest, stage.FUNCTIONS_PATH).read_text() == FUNCTIONS.read_text()
 
 
 def test_bytecode_is_sourceless_unchecked_and_names_image_paths(tmp_path: Path, fake_python: object,
@@ -241,8 +245,46 @@ def test_prereqs() -> None:
     ("ibftkitx ip=dhcp netroot=nfs:10.0.0.1:/x", None),
 ])
 def test_kernel_command_line_trigger(cmdline: str, why: str | None) -> None:
-    r = _sh(LOCAL_TOP, "wanted", cmdline)
+    r = _sh(FUNCTIONS, "wanted", cmdline)
     assert (r.returncode, r.stdout.strip() or None) == ((0, why) if why else (1, None))
+
+
+@pytest.mark.allow_subprocess
+@pytest.mark.parametrize(("cmdline", "why"), [
+    ("root=/dev/sda ibftkit", "ibftkit"),
+    ("rd.iscsi.firmware ibftkit.source=ibft", "ibftkit.source"),
+    ("rd.iscsi.firmware", None),  # dracut's own words are left to dracut's iscsi module
+    ("ip=ibft netroot=iscsi:10.0.0.1::::iqn.2026-11.org.example:d netroot=dhcp", None),
+    ("ibftkit ibftkit=0", None),
+])
+def test_own_words_only(cmdline: str, why: str | None) -> None:
+    """``ibftkit_wanted CMDLINE own``: the rule next to dracut's iscsi module (docs/initramfs.md)."""
+    r = _sh(FUNCTIONS, "wanted", cmdline, "own")
+    assert (r.returncode, r.stdout.strip() or None) == ((0, why) if why else (1, None))
+
+
+@pytest.mark.allow_subprocess
+@pytest.mark.parametrize(("status", "expect"), [
+    (0, "0|ibftkit-init: logged in to target[0]|"),
+    (3, "3|ibftkit-init: no boot configuration found: iBFT: no iBFT|ibftkit: no iSCSI boot disk: ibftkit-init "
+        "exit 3: no boot configuration found (no usable iBFT, netroot= or DHCP root path): no boot "
+        "configuration found: iBFT: no iBFT"),
+])
+def test_run_keeps_the_last_line_and_status(tmp_path: Path, status: int, expect: str) -> None:
+    """``ibftkit_run``: ibftkit-init's messages pass through to stderr as they come, its last
+    ``ibftkit-init:`` line and its status are kept; ``ibftkit_failure`` makes the one line."""
+    init = _write(tmp_path / "ibftkit-init", "#!/bin/sh\necho out\necho 'ibftkit-init: source: ibft' >&2\n"
+                  + ("echo 'ibftkit-init: logged in to target[0]' >&2\n" if status == 0 else
+                     "echo 'ibftkit-init: no boot configuration found: iBFT: no iBFT' >&2\n")
+                  + "echo 'not ours' >&2\n" + f"exit {status}\n")
+    init.chmod(0o755)
+    script = (f". {FUNCTIONS}\nibftkit_run --quiet; rc=$?\n"
+              'printf "%s|%s|" "$rc" "$IBFTKIT_REASON"\n'
+              '[ $rc -eq 0 ] || ibftkit_failure "$IBFTKIT_STATUS" "$IBFTKIT_REASON"\n')
+    r = subprocess.run(["sh", "-c", script], text=True, capture_output=True, timeout=60,
+                       env={**os.environ, "IBFTKIT_INIT": str(init), "IBFTKIT_RUN": str(tmp_path / "run")})
+    assert r.stdout.replace("\n", "") == "out" + expect, r.stderr
+    assert r.stderr.splitlines()[-1] == "not ours" and "ibftkit-init: source: ibft" in r.stderr
 
 
 @pytest.mark.allow_subprocess
@@ -255,7 +297,8 @@ def test_install_uninstall(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "ibftkit stage: " in r.stdout
     for path, mode in ((conf / "hooks/ibftkit", 0o755), (conf / "scripts/local-top/ibftkit", 0o755),
-                       (conf / "conf.d/ibftkit", 0o644), (stagedir / "stage.py", 0o644)):
+                       (conf / "conf.d/ibftkit", 0o644), (stagedir / "stage.py", 0o644),
+                       (stagedir / "ibftkit-functions", 0o644)):
         assert path.stat().st_mode & 0o777 == mode, path
     settings = (conf / "conf.d/ibftkit").read_text()
     assert f'\nIBFTKIT_PYTHON="{python}"\n' in settings and f'\nIBFTKIT_PYTHONPATH="{ROOT}"\n' in settings

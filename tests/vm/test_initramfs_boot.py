@@ -24,9 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from vmharness import capture, qemu, tgt
+from vmharness import capture, qemu, rootdisk
 from vmharness.assets import Assets
-from vmharness.netns import private_netns
 
 pytestmark = pytest.mark.vm
 
@@ -35,21 +34,6 @@ MKIMAGE = ROOT / "tools" / "initramfs-tools" / "mkimage"
 # What a build must leave as it was on the host (the hook is installed into a private directory,
 # the kernel's files are seen only inside a private mount namespace).
 HOST_PATHS = ("/etc/initramfs-tools", "/lib/modules", "/boot", "/usr/local/share/ibftkit")
-TAG = "@@ROOTFS"
-ROOT_INIT = f"""#!/bin/busybox sh
-# The iSCSI root file system's init: say where we are, then power off.
-b=/bin/busybox
-echo "{TAG} uptime $($b cut -d' ' -f1 /proc/uptime)"
-echo "{TAG} root $($b grep ' / ' /proc/mounts | $b tail -n 1)"
-echo "{TAG} interface $($b cat /run/initramfs/open-iscsi.interface 2>&1)"
-echo "{TAG} sessions $($b ls /sys/class/iscsi_session | $b tr '\\n' ' ')"
-echo "{TAG} done"
-$b sync
-$b poweroff -f
-"""
-CASE = capture.Case("initramfs-tools", "bios", (capture.TargetSpec("root.disk"),), f"{capture.IQN}:initiator21")
-
-
 def host_state() -> dict[str, list[str] | None]:
     state: dict[str, list[str] | None] = {
         p: sorted(str(q) for q in Path(p).rglob("*")) if Path(p).exists() else None for p in HOST_PATHS}
@@ -126,50 +110,13 @@ def images(mkinitramfs_ready: Assets, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(scope="module")
 def rootfs(tmp_path_factory: pytest.TempPathFactory, mkinitramfs_ready: Assets) -> Path:
     """An ext4 root file system: static busybox and an /sbin/init that reports and powers off."""
-    work = tmp_path_factory.mktemp("rootfs")
-    tree = work / "tree"
-    for d in ("bin", "sbin", "dev", "proc", "sys", "run", "tmp", "root", "etc"):
-        (tree / d).mkdir(parents=True)
-    shutil.copy2(mkinitramfs_ready.base / "bin/busybox", tree / "bin/busybox")
-    (tree / "sbin/init").write_text(ROOT_INIT)
-    (tree / "sbin/init").chmod(0o755)
-    image = work / "root.ext4"
-    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "ibftkit-root", "-d", str(tree), str(image), "16M"],
-                   check=True, capture_output=True, timeout=60)
-    return image
-
-
-def boot_ipxe(assets: Assets, initrd: Path, rootfs: Path, append: str, work: Path, *,
-              firmware: str = "bios", timeout: float = 900) -> qemu.RunResult:
-    """capture.boot_case's plumbing (private namespace, tgtd, iPXE from QEMU's TFTP), with the
-    target's LUN 1 served from ``rootfs`` and the kernel line ``append``."""
-    case = CASE if firmware == "bios" else capture.Case(CASE.name, firmware, CASE.targets, CASE.initiator)
-    tftp = work / "tftp"
-    tftp.mkdir()
-    shutil.copyfile(assets.vmlinuz, tftp / "vmlinuz")
-    shutil.copyfile(initrd, tftp / "initrd.gz")  # the name iPXE's script uses; the kernel reads any compression
-    (tftp / "boot.ipxe").write_text(case.ipxe_script().replace(capture.APPEND, append))
-    log = work / "serial.log"
-    with private_netns() as ns, tgt.Tgtd(work, portal=f"127.0.0.1:{capture.PORT}", netns=ns) as tgtd:
-        tgtd.add_target(case.targets[0].iqn, (1,), images={1: rootfs})
-        argv = qemu.base(log, memory_mb=1024) + qemu.ipxe_nic(qemu.DEFAULT_MAC, tftp)
-        argv += qemu.uefi(work) if firmware == "uefi" else qemu.bios_serial_console(work)
-        return qemu.run(argv, log, timeout=timeout, netns=ns)
-
-
-def rootfs_report(serial: str) -> dict[str, str]:
-    return {m.group(1): m.group(2).strip() for m in re.finditer(rf"^{TAG} (\S+) ?(.*?)\r?$", serial, re.M)}
-
-
-def kmsg_times(serial: str, pattern: str) -> list[float]:
-    """Kernel timestamps of the console lines matching ``pattern`` (printk.time)."""
-    return [float(m.group(1)) for m in re.finditer(rf"^\[\s*([0-9.]+)\] {pattern}", serial, re.M)]
+    return rootdisk.make_rootfs(mkinitramfs_ready, tmp_path_factory.mktemp("rootfs"))
 
 
 def check_root_boot(result: qemu.RunResult, work: Path) -> dict[str, str]:
     serial = result.serial
     (work / "serial.log").write_text(serial)
-    report = rootfs_report(serial)
+    report = rootdisk.report(serial)
     assert "done" in report, f"the iSCSI root's /sbin/init did not run (QEMU exit {result.returncode}); " \
         f"serial ends {serial[-2000:]!r}"
     assert re.match(r"/dev/sda / ext4 ro\b", report["root"]), report
@@ -187,16 +134,16 @@ def test_debian_initramfs_mounts_iscsi_root(mkinitramfs_ready: Assets, images: C
                                             rootfs: Path, tmp_path: Path, python: str) -> None:
     """iPXE's iBFT -> Debian's init -> local-top/ibftkit -> ibftkit-init -> /dev/sda mounted as root."""
     image = images(python)
-    result = boot_ipxe(mkinitramfs_ready, image.path, rootfs, "root=/dev/sda ro console=ttyS0 panic=1 ibftkit",
+    result = rootdisk.boot_ipxe(mkinitramfs_ready, image.path, rootfs, "root=/dev/sda ro console=ttyS0 panic=1 ibftkit",
                        tmp_path)
     report = check_root_boot(result, tmp_path)
     serial = result.serial
     assert "Logging in to the iSCSI boot disk with ibftkit-init (ibftkit)" in serial
     assert re.search(r"ibftkit-init: .*from ibft \(memory:/dev/mem@", serial), serial[-3000:]
-    lines = kmsg_times(serial, "ibftkit: ")
+    lines = rootdisk.kmsg_times(serial, "ibftkit: ")
     assert lines
     print(f"\n{python}: image {image.path.stat().st_size} bytes; power-on to power-off {result.seconds:.1f} s; "
-          f"/init at {kmsg_times(serial, 'Run /init')[0]:.2f} s, ibftkit-init's first and last kernel-log "
+          f"/init at {rootdisk.kmsg_times(serial, 'Run /init')[0]:.2f} s, ibftkit-init's first and last kernel-log "
           f"lines at {lines[0]:.2f} and {lines[-1]:.2f} s, the iSCSI root's /sbin/init at {report['uptime']} s uptime")
 
 
@@ -213,14 +160,14 @@ def test_no_ibft_panics_with_the_reason(mkinitramfs_ready: Assets, images: Calla
     assert "Logging in to the iSCSI boot disk with ibftkit-init (rd.iscsi.firmware)" in serial, serial[-3000:]
     assert "ibftkit: no iSCSI boot disk: ibftkit-init exit 3: no boot configuration found" in serial, serial[-3000:]
     assert "Rebooting automatically due to panic= boot argument" in serial
-    assert "Traceback" not in serial and TAG not in serial
+    assert "Traceback" not in serial and rootdisk.TAG not in serial
 
 
 def test_after_open_iscsi_login(mkinitramfs_ready: Assets, images: Callable[[str], Image], rootfs: Path,
                                 tmp_path: Path) -> None:
     """With open-iscsi's iscsi_auto as well, its local-top script logs in first (iscsistart -b);
     ibftkit-init then finds the session and leaves it: still one session, root mounted."""
-    result = boot_ipxe(mkinitramfs_ready, images("build-python").path, rootfs,
+    result = rootdisk.boot_ipxe(mkinitramfs_ready, images("build-python").path, rootfs,
                        "root=/dev/sda ro console=ttyS0 panic=1 iscsi_auto ibftkit", tmp_path)
     check_root_boot(result, tmp_path)
     assert re.search(r"ibftkit-init: .*target\[0\] .*: already logged in", result.serial), result.serial[-3000:]

@@ -41,9 +41,9 @@ REPO = Path(__file__).resolve().parents[3]
 PY = "python3.11"
 DIST = "usr/lib/python3/dist-packages"
 def _initramfs_stage() -> types.ModuleType:
-    """tools/initramfs-tools/stage.py, which builds the same tree for Debian's initramfs: one list of
-    what the guest's standard library leaves out, for both."""
-    path = REPO / "tools/initramfs-tools/stage.py"
+    """tools/initrd-common/stage.py, which builds the same tree for the initramfs-tools, dracut and
+    mkinitcpio images: one list of what the guest's standard library leaves out, for all."""
+    path = REPO / "tools/initrd-common/stage.py"
     spec = importlib.util.spec_from_file_location("ibftkit_initramfs_stage", path)
     if spec is None or spec.loader is None:
         raise RuntimeError(f"{path}: cannot be loaded")

@@ -1,16 +1,21 @@
 """Stage ibftkit-init into an initramfs tree: the Python interpreter's standard library, ibftkit and
-its runtime packages, sourceless bytecode and the ``/usr/sbin/ibftkit-init`` launcher.
+its runtime packages, sourceless bytecode, the ``/usr/sbin/ibftkit-init`` launcher and the boot
+scripts' shared shell functions (``ibftkit-functions``, beside this file).
 
-Run by the initramfs-tools hook (``hooks/ibftkit``) **with the interpreter that will run in the
-initramfs** (``IBFTKIT_PYTHON``), so that the standard library, the packages and the bytecode magic
-are that interpreter's own::
+Shared by ibftkit's three image-builder integrations, each of which runs it **with the interpreter
+that will run in the initramfs** (``IBFTKIT_PYTHON``), so that the standard library, the packages
+and the bytecode magic are that interpreter's own: Debian's initramfs-tools
+(``tools/initramfs-tools/hooks/ibftkit``, tree ``$DESTDIR``), dracut
+(``tools/dracut/95ibftkit/module-setup.sh``, tree ``$initdir``) and mkinitcpio
+(``tools/mkinitcpio/install/ibftkit``, tree ``$BUILDROOT``)::
 
-    "$IBFTKIT_PYTHON" -I stage.py --destdir "$DESTDIR" --manifest FILE [--dhcp] [--path DIR]...
+    "$IBFTKIT_PYTHON" -I stage.py --destdir TREE --manifest FILE [--dhcp] [--path DIR]...
 
 Non-ELF files are copied here. ELF files (the interpreter and ``lib-dynload/*.so``) are only listed
-in ``--manifest`` (``SOURCE<TAB>TARGET`` lines) for the hook to copy with initramfs-tools'
-``copy_exec``, which also copies the shared libraries ``ldd`` names; a file this script had copied
-already would make ``copy_exec`` skip those libraries.
+in ``--manifest`` (``copy<TAB>SOURCE<TAB>TARGET`` lines) for the builder's own ELF installer, which
+also copies the shared libraries they need: initramfs-tools' ``copy_exec``, dracut's
+``inst_library`` (``dracut-install -l``), mkinitcpio's ``add_binary``. A file this script had copied
+already would make those skip the libraries.
 
 What is left out imitates the VM harness's guest (``tools/vm/vmharness/pyguest.py``, proven by its
 e2e boots): standard-library packages no ibftkit-init path imports, ``lib-dynload`` modules whose
@@ -43,6 +48,9 @@ from pathlib import Path
 
 PACKAGE_DIR = "/usr/lib/ibftkit/python"
 LAUNCHER_PATH = "/usr/sbin/ibftkit-init"
+# The boot scripts' shared shell functions (trigger words, exit-status meanings, the run itself).
+FUNCTIONS_PATH = "/usr/lib/ibftkit/ibftkit-functions"
+FUNCTIONS_SOURCE = Path(__file__).resolve().with_name("ibftkit-functions")
 PACKAGES = ("ibftkit", "construct", "pyroute2")
 DHCP_PACKAGES = ("scapy",)
 MIN_PYTHON = (3, 11)
@@ -63,7 +71,7 @@ DYNLOAD_SKIP = ("_dbm.", "_gdbm.", "readline.", "_curses", "nis.", "_crypt.", "_
 TREE_SKIP = ("__pycache__", "*.pyc", "*.pyo", "*.pyi", "test", "tests", "idle_test")
 
 LAUNCHER = '''#!{python} -I
-"""ibftkit-init in the initramfs (written by the ibftkit initramfs-tools hook)."""
+"""ibftkit-init in the initramfs (written by ibftkit's stage.py)."""
 import sys
 sys.path.insert(0, "{package_dir}")
 from ibftkit.cli.init import entry
@@ -93,7 +101,7 @@ class Interpreter:
 
 @dataclass
 class Stage:
-    """What was staged: ELF files for ``copy_exec`` and a tally for the hook's verbose line."""
+    """What was staged: ELF files for the builder's ELF installer and a tally for the hook's verbose line."""
 
     elf: list[tuple[str, str]] = field(default_factory=list)  # (source, target inside the image)
     strip: list[str] = field(default_factory=list)  # more image paths to strip (libpython)
@@ -129,7 +137,7 @@ def is_shared_object(name: str) -> bool:
 def _copy_tree(src: Path, dst: Path, destdir: Path, stage: Stage, *, skip: Iterable[str] = ()) -> None:
     """Copy a tree without :data:`TREE_SKIP` (and ``skip``), symlinks resolved (Debian links
     ``sitecustomize.py`` into /etc, dangling links are left out); shared objects are listed for
-    ``copy_exec`` instead of copied."""
+    the builder's ELF installer instead of copied."""
     ignore = shutil.ignore_patterns(*TREE_SKIP, *skip)
     for root, dirs, files in os.walk(src, followlinks=True):
         here = Path(root)
@@ -149,7 +157,7 @@ def _copy_tree(src: Path, dst: Path, destdir: Path, stage: Stage, *, skip: Itera
 
 
 def stage_stdlib(py: Interpreter, destdir: Path, stage: Stage) -> None:
-    """The standard library minus :data:`STDLIB_SKIP`; ``lib-dynload`` modules for ``copy_exec``."""
+    """The standard library minus :data:`STDLIB_SKIP`; ``lib-dynload`` modules for the builder's ELF installer."""
     if not (py.stdlib / "os.py").is_file():
         raise StageError(f"{py.stdlib}: no os.py (is this {py.executable}'s standard library?)")
     dest = inside(destdir, py.stdlib)
@@ -209,6 +217,19 @@ def write_launcher(py: Interpreter, destdir: Path, stage: Stage) -> Path:
     return launcher
 
 
+def write_functions(destdir: Path, stage: Stage) -> Path:
+    """``ibftkit-functions`` (beside this file) at :data:`FUNCTIONS_PATH`, for the boot scripts to
+    source; :class:`StageError` when it is not beside this file (an incomplete install)."""
+    if not FUNCTIONS_SOURCE.is_file():
+        raise StageError(f"{FUNCTIONS_SOURCE}: missing (install it beside stage.py)")
+    target = inside(destdir, FUNCTIONS_PATH)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(FUNCTIONS_SOURCE, target)
+    target.chmod(0o644)
+    stage.count(target)
+    return target
+
+
 def compile_tree(tree: Path, destdir: Path, *, workers: int = 0, keep: Iterable[Path] = ()) -> list[Path]:
     """Sourceless bytecode (``x.pyc`` beside ``x.py``, unchecked hash: nothing is compiled or
     stat-checked at boot), file names recorded as in the image; the ``.py`` files are removed
@@ -246,6 +267,7 @@ def stage_all(destdir: Path, *, dhcp: bool = False, path: Sequence[str] = (), wo
     stage_stdlib(py, destdir, stage)
     packages = stage_packages(destdir, stage, dhcp=dhcp, path=path)
     write_launcher(py, destdir, stage)
+    write_functions(destdir, stage)
     # os.py stays as source: it is the interpreter's landmark for its prefix (Modules/getpath.py).
     stdlib = inside(destdir, py.stdlib)
     failed = compile_tree(stdlib, destdir, workers=workers, keep=[stdlib / "os.py"])
@@ -262,7 +284,7 @@ def stage_all(destdir: Path, *, dhcp: bool = False, path: Sequence[str] = (), wo
 
 def shared_libpython() -> str | None:
     """The interpreter's ``libpython`` when it is built shared (pyenv, Debian's ``libpython3.11``):
-    ``copy_exec`` copies it with the binary when ``ldd`` names it, and it is worth stripping."""
+    the builder's ELF installer copies it with the binary when ``ldd`` names it, and it is worth stripping."""
     libdir, soname = sysconfig.get_config_var("LIBDIR"), sysconfig.get_config_var("INSTSONAME")
     if not sysconfig.get_config_var("Py_ENABLE_SHARED") or not libdir or not soname:
         return None
@@ -270,7 +292,7 @@ def shared_libpython() -> str | None:
 
 
 def write_manifest(stage: Stage, manifest: Path) -> None:
-    """``copy<TAB>SOURCE<TAB>TARGET`` lines for ``copy_exec``, then ``strip<TAB>PATH`` lines for
+    """``copy<TAB>SOURCE<TAB>TARGET`` lines for the builder's ELF installer, then ``strip<TAB>PATH`` lines for
     every image path whose debug information may go (``strip --strip-debug``, when asked)."""
     lines = [f"copy\t{src}\t{dst}\n" for src, dst in stage.elf]
     lines += [f"strip\t{path}\n" for path in [*(dst for _, dst in stage.elf), *stage.strip]]
@@ -289,9 +311,10 @@ def check(*, dhcp: bool, path: Sequence[str]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="stage.py", description="Stage ibftkit-init and the running "
-                                "Python into an initramfs tree (called by the ibftkit initramfs-tools hook).")
-    p.add_argument("--destdir", type=Path, help="the image tree (initramfs-tools' DESTDIR)")
-    p.add_argument("--manifest", type=Path, help="write the ELF files to copy_exec here")
+                                "Python into an initramfs tree (called by ibftkit's initramfs-tools hook, "
+                                "dracut module and mkinitcpio install hook).")
+    p.add_argument("--destdir", type=Path, help="the image tree (DESTDIR, initdir, BUILDROOT)")
+    p.add_argument("--manifest", type=Path, help="write the ELF files for the builder to install here")
     p.add_argument("--check", action="store_true", help="only say what would be staged from where")
     p.add_argument("--dhcp", action="store_true", help="also scapy and ibftkit.sources.dhcp (the DHCP path)")
     p.add_argument("--path", action="append", default=[], metavar="DIR",
