@@ -155,7 +155,7 @@ class Links:
 
 def run(args: argparse.Namespace, log: Any, state: dict[str, int], phases: Any, links: Links) -> int:
     from ..infra.errors import IscsiLoginError, NoBootConfig, UsageError
-    from ..login import argv, backends, retry
+    from ..login import argv, backends
     from ..sources.chain import Settings, find_config
     from ..sources.cmdline import load_cmdline
 
@@ -273,6 +273,8 @@ def run(args: argparse.Namespace, log: Any, state: dict[str, int], phases: Any, 
     links.configured = True
     state["phase"] = EXIT_LOGIN
     phases.begin("login")
+    from ..login import retry  # here: a dry run stops before the login
+
     outcomes = retry.login_all(backend, cfg, policy=retry.RetryPolicy(retries=retries, backoff=backoff), log=log)
     ok = sum(1 for o in outcomes if o.ok)
     log.info(f"{ok} of {len(outcomes)} target{'s' if len(outcomes) != 1 else ''} logged in")

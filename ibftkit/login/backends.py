@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..infra.errors import IscsiLoginError
-from ..infra.files import SECRET, write_atomic
 from ..infra.log import Logger
 from ..infra.run import CommandError, Result, run
 from ..model import BootConfig, Target
@@ -213,6 +212,8 @@ class IscsiadmBackend:
         try:
             for d in reversed([path.parent, path.parent.parent, Path(self.node_dir)]):
                 d.mkdir(mode=0o700, parents=True, exist_ok=True)
+            from ..infra.files import SECRET, write_atomic  # here: only the iscsiadm backend writes
+
             write_atomic(path, text, mode=SECRET)  # it holds the CHAP secrets
         finally:
             os.umask(old)

@@ -25,7 +25,6 @@ from ...infra.errors import DecodeError, NoTableError, StrictError
 from ...model import BootConfig, TableHeader
 from . import layout as L
 from .decode import decode_table
-from .sysfs import load_sysfs_tree
 
 ACPI_TABLES = "sys/firmware/acpi/tables"
 SYSFS_IBFT = "sys/firmware/ibft"
@@ -141,6 +140,8 @@ def load_path(path: str | Path, *, scan: bool = False, strict: bool = False) -> 
     """A table file, a memory image (``scan``), ``/dev/mem`` or a sysfs tree directory."""
     p = Path(path)
     if p.is_dir():
+        from .sysfs import load_sysfs_tree  # here: only a sysfs tree needs it (start-up)
+
         return load_sysfs_tree(p)
     if not p.exists():
         raise NoTableError(f"{p}: no such file")
@@ -180,6 +181,8 @@ def load_running_system(*, root: str | Path = "/", strict: bool = False) -> Boot
     tried.append(f"no {r / ACPI_TABLES}/{{IBFT,iBFT,BIFT}}")
     tree = r / SYSFS_IBFT
     if tree.is_dir() and any(tree.iterdir()):
+        from .sysfs import load_sysfs_tree
+
         return load_sysfs_tree(tree)
     tried.append(f"no {tree}")
     raise NoTableError("no iBFT on this system: " + "; ".join(tried))
