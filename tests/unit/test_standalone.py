@@ -20,6 +20,9 @@ FORBIDDEN = [
     re.compile(r"\.\./" + OUTSIDE + r"\b"),
     re.compile(r"\b" + OUTSIDE + r"/(reference|samples|field-cases)\b"),
     re.compile(r"/work/" + OUTSIDE + r"\b"),
+    # the outside notes by name, and their numbered sections (the repository's docs have none)
+    re.compile(r"\b(vm-boot|deps|peers|code-review)" + r"\.md\b"),
+    re.compile(r"\b(ibft|rootpath)\.md" + r" §"),
 ]
 ISSUE = re.compile(r"\bissues? \d+\b", re.IGNORECASE)
 UPSTREAM = re.compile(r"[\w.-]+/[\w.-]+ $")  # "open-iscsi/open-iscsi issue 150" names its tracker

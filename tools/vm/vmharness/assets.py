@@ -6,7 +6,7 @@ Layout of the cache (default ``/var/cache/ibftkit-vm``, override with ``IBFTKIT_
     kernel/            ``dpkg -x`` of linux-image-6.1.*-amd64: boot/vmlinuz-VER, lib/modules/VER
                        (``depmod -b kernel VER`` writes modules.dep there)
     python/            ``dpkg -x`` of python3.11-minimal, libpython3.11-minimal, libpython3.11-stdlib
-                       (for the guest's ibftkit-init, see vm-boot.md "Python in the guest")
+                       (for the guest's ibftkit-init, see ``docs/vm-harness.md``, "The recipe")
     base/              host binaries from installed packages, with their ``ldd`` libraries:
                        bin/busybox (busybox-static), usr/sbin/iscsistart (open-iscsi)
     manifest.json      what is there (written last: its presence means the cache is complete)

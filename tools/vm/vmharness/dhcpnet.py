@@ -1,6 +1,6 @@
 """The DHCP path in a VM: no iBFT, the boot parameters from DHCP options 17 and 203.
 
-vm-boot.md "The DHCP path in a VM (proven)": QEMU's user network has no option 17, so each boot gets a
+``docs/vm-harness.md``, "The recipe": QEMU's user network has no option 17, so each boot gets a
 private network namespace (``netns.py``) holding
 
 - a tap device :data:`TAP` with :data:`SERVER`/24, which QEMU's e1000 is plugged into

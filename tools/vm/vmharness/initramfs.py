@@ -25,7 +25,7 @@ GUEST_DIR = Path(__file__).resolve().parent.parent / "guest"
 # Table and sysfs view only (kernel view, capture): drivers/firmware/iscsi_ibft.c needs iscsi_boot_sysfs.
 IBFT_MODULES = ("iscsi_boot_sysfs", "iscsi_ibft")
 NIC_MODULES = ("e1000",)
-# A software-initiator login with iscsistart on e1000 (vm-boot.md "Guest side").
+# A software-initiator login with iscsistart on e1000 (``docs/vm-harness.md``, "The recipe").
 LOGIN_MODULES = ("crc32c_generic", "scsi_common", "scsi_mod", "scsi_transport_iscsi", "libiscsi",
                  "libiscsi_tcp", "iscsi_tcp", "crct10dif_common", "crc-t10dif", "crc64",
                  "crc64-rocksoft", "t10-pi", "sd_mod")

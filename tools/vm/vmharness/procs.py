@@ -2,7 +2,7 @@
 
 Each is started with ``start_new_session=True``, so its process group is its own: after a polite
 request and a grace period, SIGKILL goes to the whole group (a daemon's helpers too) and the child
-is reaped, so nothing outlives a test (vm-boot.md "Cleaning up").
+is reaped, so nothing outlives a test (``docs/vm-harness.md``, "The recipe").
 """
 
 from __future__ import annotations

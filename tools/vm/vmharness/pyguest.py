@@ -1,6 +1,6 @@
 """The ``ibftkit-init`` guest image: the busybox guest plus Python 3.11, ibftkit and its runtime deps.
 
-What goes in (vm-boot.md "Python in the guest"):
+What goes in (``docs/vm-harness.md``, "The recipe"):
 
 - Debian's ``python3.11`` binary and standard library from the asset cache (``python/``:
   ``python3.11-minimal``, ``libpython3.11-minimal``, ``libpython3.11-stdlib``), minus packages no

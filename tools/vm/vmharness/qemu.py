@@ -1,7 +1,7 @@
 """QEMU command lines for the harness's machines, and a supervised run.
 
 Always TCG (``-accel tcg``): SeaBIOS/iPXE real-mode code dies under KVM on this kind of host
-(vm-boot.md). ``-nodefaults -display none``: no VGA, no default NIC; the serial port goes to a
+(``docs/vm-harness.md``, "The recipe"). ``-nodefaults -display none``: no VGA, no default NIC; the serial port goes to a
 file; ``-no-reboot`` turns the guest's ``poweroff``/``panic=1`` reboot into QEMU exiting.
 ``-cpu qemu64,+rdrand``: TCG's default CPU has no RDRAND, so the guest kernel's CRNG is not ready
 until about 4.7 s of uptime and the first read of ``/dev/urandom`` (Python's start-up reads it for its
@@ -12,8 +12,8 @@ every guest of the harness (anchors and ibftkit-init alike) runs on the same CPU
 Machines:
 
 - direct kernel (``-kernel``/``-initrd``), optionally with a table placed at 0x98000 by the
-  generic loader (``force-raw=on``), where the kernel's low-memory scan finds it (vm-boot.md
-  "The kernel's view of any table"); ``0x80000`` and ``0xd0000`` do not survive SeaBIOS;
+  generic loader (``force-raw=on``), where the kernel's low-memory scan finds it (``docs/vm-harness.md``,
+  "The recipe"); ``0x80000`` and ``0xd0000`` do not survive SeaBIOS;
 - BIOS: SeaBIOS runs the e1000's iPXE ROM (Debian ipxe-qemu), which DHCPs from QEMU's user
   network, fetches ``boot.ipxe`` by TFTP and runs it;
 - UEFI: OVMF (``OVMF_CODE_4M.fd`` read-only, a private copy of ``OVMF_VARS_4M.fd``) with the

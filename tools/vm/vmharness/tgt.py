@@ -5,7 +5,7 @@ Each instance has its own control port (``tgtd -C N``: the management socket is 
 its portal on an address of the harness's own network namespace. LUN 0 is tgt's controller; disks
 are LUN >= 1, each backed by a small file whose first sector is :func:`marker`.
 
-Stopping (vm-boot.md "Cleaning up"): ``tgtd`` with targets does not exit on SIGTERM, so
+Stopping (``docs/vm-harness.md``, "The recipe"): ``tgtd`` with targets does not exit on SIGTERM, so
 ``tgtadm -C N --op delete --mode system``, then SIGKILL of its process group by the PID we started.
 """
 
