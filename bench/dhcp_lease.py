@@ -11,7 +11,7 @@ ibftkit <= 3x udhcpc.
 Then, without any network, the import cost in fresh interpreters: what ``ibftkit dhcp`` loads
 (the client and scapy with ibftkit's import diet) against plain scapy imports.
 
-    sudo python3 bench/dhcp_lease.py [--runs 9]
+    python3 bench/dhcp_lease.py [--runs 9]          # as root (sudo ... when not root)
 
 Everything it starts is stopped and its namespaces removed, also on Ctrl-C.
 """

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What the iscsiadm backend (secrets off every argv) costs at boot against iscsistart, in a real guest.
 
-    sudo python3 bench/login_backends.py [--rounds N]     # needs tools/vm/fetch-assets first
+    python3 bench/login_backends.py [--rounds N]     # as root; needs tools/vm/fetch-assets first
 
 Each round boots the Debian kernel (QEMU, TCG) with a busybox initramfs twice, once per backend,
 alternating. The guest brings up its e1000 statically (QEMU user network: guest 10.0.2.15, host
