@@ -45,8 +45,8 @@ def main() -> int:
 
     imp_plan = import_ms("import ibftkit.network.links, ibftkit.network.plan", n)
     imp_pyroute2 = import_ms("from pyroute2 import IPRoute", n)
-    print(f"import ibftkit.network.links+netplan      {imp_plan:8.1f} ms")
-    print(f"import pyroute2.IPRoute           {imp_pyroute2:8.1f} ms   ({imp_pyroute2 / imp_plan:.1f}x the plan's)")
+    print(f"import ibftkit.network.links+plan  {imp_plan:8.1f} ms")
+    print(f"import pyroute2.IPRoute            {imp_pyroute2:8.1f} ms   ({imp_pyroute2 / imp_plan:.1f}x the plan's)")
 
     from ibftkit.network import apply as net
     from ibftkit.network.links import list_links
