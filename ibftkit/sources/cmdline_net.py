@@ -29,7 +29,7 @@ import ipaddress
 import re
 from typing import NamedTuple
 
-from ..infra.errors import IbftkitError
+from ..infra.errors import EXIT_NO_CONFIG, IbftkitError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
@@ -39,7 +39,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 class CmdlineError(IbftkitError):
     """A kernel command-line word with a value that cannot be read (exit status 3)."""
 
-    exit_code = 3
+    exit_status = EXIT_NO_CONFIG
 
 
 def malformed(key: str, value: str | None, expected: str) -> CmdlineError:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ibftkit.infra.errors import IbftkitError, NetError, UsageError
+from ibftkit.infra.errors import IbftkitError, exit_status
 from ibftkit.network.links import load_links_file
 from ibftkit.network.plan_cmdline import plan_for_cmdline, step_key
 from ibftkit.sources.cmdline import parse_cmdline, split_cmdline
@@ -31,12 +31,8 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
     try:
         cl = parse_cmdline(case["cmdline"])
         plan = plan_for_cmdline(cl, links)
-    except UsageError as e:
-        return {"exit": 2, "error": str(e)}
-    except NetError as e:
-        return {"exit": 4, "error": str(e)}
-    except IbftkitError as e:
-        return {"exit": getattr(type(e), "exit_code", 1), "error": str(e)}
+    except IbftkitError as e:  # the status ibftkit-init exits with (infra.errors.exit_status)
+        return {"exit": exit_status(e), "error": str(e)}
     out: dict[str, Any] = {"exit": 0, "steps": [step_key(s) for s in plan.steps]}
     if cl.warnings:
         out["warnings"] = list(cl.warnings)
