@@ -7,7 +7,7 @@ Each round boots the Debian kernel (QEMU, TCG) with a busybox initramfs twice, o
 alternating. The guest brings up its e1000 statically (QEMU user network: guest 10.0.2.15, host
 10.0.2.2, which QEMU connects to 127.0.0.1 of a private network namespace where a real ``tgtd``
 serves one target with mutual CHAP), then runs exactly what ``ibftkit-init`` runs for that target,
-generated on the host by ``ibftkit.login.backends``:
+generated on the host by ``ibftkit.login`` (``argv``, ``backends``):
 
 - ``iscsistart``: the ``iscsistart_argv`` command (CHAP in ``-u -w -U -W``, root-disk ``-P`` settings);
 - ``iscsiadm``: the ``node_record`` written mode 0600, ``iscsid -i <initiatorname file>``, then

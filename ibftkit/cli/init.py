@@ -3,7 +3,7 @@
 
 Steps: find the boot configuration (``ibftkit.sources.chain``), plan and apply the network
 (``ibftkit.network.plan``/``ibftkit.network.apply``), log in to the boot target and then every other valid
-target (``ibftkit.login.backends``). Quiet when it works (one line per wait and a last line), one precise
+target (``ibftkit.login``: argv, backends, retry). Quiet when it works (one line per wait and a last line), one precise
 line when it does not; CHAP secrets never appear in any output, log or child environment.
 
 Start-up matters (the initramfs waits for it): only ``argparse`` and ``sys`` are imported here;

@@ -1,4 +1,4 @@
-"""Login: iscsistart argv, parameters, node records, the retry loop (``ibftkit.login.backends``), pure."""
+"""Login: iscsistart argv, parameters, node records, the retry loop (``ibftkit.login``), pure."""
 
 from __future__ import annotations
 
