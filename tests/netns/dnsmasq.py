@@ -3,7 +3,8 @@
 ``dnsmasq`` runs in the foreground under ``ip netns exec``, with no config file, no DNS
 (``--port=0``), its lease file and log in a private directory, bound to one interface, and
 ``--no-ping`` (otherwise every new dynamic address costs a 3 s ICMP probe: dnsmasq(8), ``--no-ping``).
-``start()`` returns once dnsmasq logs its DHCP range, so the first DISCOVER is not lost.
+``start()`` returns once dnsmasq logs its DHCP range (or, for DHCPv6 and router advertisements,
+``enable-ra`` in ``conf_lines``, its DHCPv6 range), so the first DISCOVER or Solicit is not lost.
 Options go into a config file (``conf_lines``), because dnsmasq removes the double quotes that
 keep a value a string only there, not on its command line (``opt(203, text)`` writes
 ``dhcp-option=203,"text"``).
@@ -19,6 +20,9 @@ import time
 from pathlib import Path
 
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+#: Log lines that say dnsmasq serves its range (DHCPv4, DHCPv6, or router advertisements only).
+READY = ("DHCP, IP range", "DHCP, static leases only", "DHCPv6, IP range", "DHCPv6, static leases only",
+         "IPv6 router advertisement enabled")
 
 
 def opt(code: str | int, text: str) -> str:
@@ -61,7 +65,7 @@ class Dnsmasq:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             text = self.log()
-            if "DHCP, IP range" in text or "DHCP, static leases only" in text:
+            if any(mark in text for mark in READY):
                 return self
             if self.proc.poll() is not None:
                 code = self.proc.returncode

@@ -6,6 +6,8 @@ when ``acquire_lease``/``acquire_first`` is called, so the iBFT path never pays 
 - ``acquire_lease(interface, *, timeout=30.0, first_timeout=1.0, progress=None, mac=None)``
 - ``acquire_first(interfaces, *, timeout, first_timeout=1.0, progress=None)``
 - ``Lease`` (``to_json_dict()``, ``to_boot_config()``)
+- ``acquire_lease6(interface, *, timeout=30.0, progress=None, mac=None)`` (DHCPv6, RFC 8415) -> ``Lease6``
+- ``wait_slaac(interface, *, timeout=10.0, progress=None)`` (router advertisements, RFC 4862) -> ``Slaac``
 
 See ``docs/dhcp.md``.
 """
@@ -13,13 +15,17 @@ See ``docs/dhcp.md``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .lease import Lease, decode_options, lease_from_reply
+from .lease6 import Lease6
 from .options import MessageType, Option
 
-__all__ = ["Lease", "MessageType", "Option", "acquire_first", "acquire_lease", "decode_options",
-           "lease_from_reply", "preload"]
+if TYPE_CHECKING:
+    from .slaac import Slaac
+
+__all__ = ["Lease", "Lease6", "MessageType", "Option", "acquire_first", "acquire_lease", "acquire_lease6",
+           "decode_options", "lease_from_reply", "preload", "wait_slaac"]
 
 
 def preload() -> None:
@@ -44,3 +50,20 @@ def acquire_first(interfaces: Sequence[str], *, timeout: float, first_timeout: f
     from .client import acquire_first as run
 
     return run(interfaces, timeout=timeout, first_timeout=first_timeout, progress=progress, **kw)
+
+
+def acquire_lease6(interface: str, *, timeout: float = 30.0, progress: Callable[[str], None] | None = None,
+                   mac: str | None = None, **kw: Any) -> Lease6:
+    """DHCPv6 on one interface until a Reply; see ``ibftkit.sources.dhcp.client6.acquire_lease6``."""
+    from .client6 import acquire_lease6 as run
+
+    return run(interface, timeout=timeout, progress=progress, mac=mac, **kw)
+
+
+def wait_slaac(interface: str, *, timeout: float = 10.0, progress: Callable[[str], None] | None = None,
+               **kw: Any) -> Slaac:
+    """Wait for a global address and a default route from router advertisements; see
+    ``ibftkit.sources.dhcp.slaac.wait_slaac``."""
+    from .slaac import wait_slaac as run
+
+    return run(interface, timeout=timeout, progress=progress, **kw)

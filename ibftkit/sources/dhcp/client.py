@@ -10,6 +10,7 @@ never past the caller's deadline). scapy is imported only by ``load_scapy()`` (`
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import ipaddress
 import os
@@ -17,7 +18,7 @@ import random
 import sys
 import time
 import types
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ...infra.errors import DhcpError, DhcpTimeout, RootPathError
@@ -71,17 +72,13 @@ def _no_routes() -> list[Any]:
     return []
 
 
-def load_scapy() -> types.SimpleNamespace:
-    """Import ``scapy.layers.{l2,inet,dhcp}`` once (never ``scapy.all``) and return the layers.
+@contextlib.contextmanager
+def scapy_diet() -> Iterator[None]:
+    """Import scapy layers inside this block with the diet ``load_scapy`` describes.
 
-    During the import the XDG directories point to a path that cannot exist (no ``~/.cache/scapy``,
-    no 2.8 MB of pickles written on every boot), the data tables the client never reads are empty,
-    ``cryptography`` looks absent, and ``conf.route``/``conf.route6`` start empty (``resync()``
-    fills them). If scapy is already imported, it is used as it is.
+    No-op parts when scapy is already imported (it is then used as it is). The DHCPv6 client
+    (``ibftkit.dhcp.client6``) imports its own layers through the same block.
     """
-    global _scapy
-    if _scapy is not None:
-        return _scapy
     saved = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME")}
     stubs: list[str] = []
     if "scapy.config" not in sys.modules:
@@ -107,9 +104,7 @@ def load_scapy() -> types.SimpleNamespace:
 
             routes = (scapy.arch.read_routes, scapy.arch.read_routes6)
             scapy.arch.read_routes = scapy.arch.read_routes6 = _no_routes
-        from scapy.layers.dhcp import BOOTP, DHCP
-        from scapy.layers.inet import IP, UDP
-        from scapy.layers.l2 import Ether
+        yield
     finally:
         if routes:
             import scapy.arch
@@ -131,6 +126,23 @@ def load_scapy() -> types.SimpleNamespace:
     import gc
 
     gc.freeze()
+
+
+def load_scapy() -> types.SimpleNamespace:
+    """Import ``scapy.layers.{l2,inet,dhcp}`` once (never ``scapy.all``) and return the layers.
+
+    During the import (``scapy_diet``) the XDG directories point to a path that cannot exist (no
+    ``~/.cache/scapy``, no 2.8 MB of pickles written on every boot), the data tables the client
+    never reads are empty, ``cryptography`` looks absent, and ``conf.route``/``conf.route6`` start
+    empty (``resync()`` fills them). If scapy is already imported, it is used as it is.
+    """
+    global _scapy
+    if _scapy is not None:
+        return _scapy
+    with scapy_diet():
+        from scapy.layers.dhcp import BOOTP, DHCP
+        from scapy.layers.inet import IP, UDP
+        from scapy.layers.l2 import Ether
     _scapy = types.SimpleNamespace(Ether=Ether, IP=IP, UDP=UDP, BOOTP=BOOTP, DHCP=DHCP)
     return _scapy
 
