@@ -249,24 +249,11 @@ def render_dracut(cfg: BootConfig, *, show_secrets: bool = False,
         args.append(f"rd.iscsi.initiator={name}")
     else:
         comments.append("# no initiator name in the boot configuration: add rd.iscsi.initiator=")
-    boot_nic = _boot_nic_index(cfg)
-    devices: dict[int, str] = {}
     nics, alias, repeats = _interfaces(cfg, macs)
     comments += repeats
-    for nic in nics:
-        dev = _device(nic, macs)
-        if dev is None:
-            if not nic.mac:
-                comments.append(f"# NIC[{nic.index}] has neither an interface name nor a MAC: no ip=")
-                continue
-            dev = f"ibft{nic.index}"
-            args.append(f"ifname={dev}:{nic.mac.lower()}")
-        l3 = dev
-        if nic.vlan_id:
-            l3 = f"{dev}.{nic.vlan_id}"
-            args.append(f"vlan={l3}:{dev}")
-        devices[nic.index] = l3
-        args.append(_dracut_ip(nic, l3, boot_nic))
+    devices, words, notes = _dracut_interfaces(nics, macs, _boot_nic_index(cfg))
+    args += words
+    comments += notes
     devices.update({i: devices[k] for i, k in alias.items() if k in devices})
     by_index = {n.index: n for n in nics}
     routed: set[str] = set()
@@ -285,21 +272,53 @@ def render_dracut(cfg: BootConfig, *, show_secrets: bool = False,
             if route not in routed:
                 routed.add(route)
                 args.append(route)
-    if show_secrets and any(c in s for t in targets if _has_chap(t) for s in _chap_texts(t) for c in ":@"):
-        comments.append("# a CHAP name or secret holds ':' or '@', which dracut's netroot= parser splits on "
-                        "(its parse_iscsi_root): use rd.iscsi.username=/rd.iscsi.password= instead")
-    wide = [t for t in targets if t.lun.linux >= 256]
-    if wide:
-        comments.append(f"# LUN {wide[0].lun.text} (Linux {wide[0].lun.linux}) left out of netroot=: dracut matches "
-                        "that field as a short decimal by-path suffix; it logs in to every LUN of the target anyway")
-    if _any_chap(targets) and not show_secrets:
-        comments.append("# CHAP credentials left out (ibftkit dracut --show-secrets includes them, as "
-                        "netroot=iscsi:user:password@…, readable in /proc/cmdline)")
-    if not targets:
-        comments.append("# no valid target in the boot configuration")
+    comments += _dracut_target_notes(targets, show_secrets)
     if targets:
         args.append("rd.neednet=1")
     return "".join(c + "\n" for c in comments) + (" ".join(args) + "\n" if args else "")
+
+
+def _dracut_interfaces(nics: list[Nic], macs: Mapping[str, str],
+                       boot_nic: int | None) -> tuple[dict[int, str], list[str], list[str]]:
+    """``(devices, words, comments)``: NIC index → the link that carries its address, and the
+    ``ifname=``/``vlan=``/``ip=`` words for each NIC."""
+    devices: dict[int, str] = {}
+    args: list[str] = []
+    comments: list[str] = []
+    for nic in nics:
+        dev = _device(nic, macs)
+        if dev is None:
+            if not nic.mac:
+                comments.append(f"# NIC[{nic.index}] has neither an interface name nor a MAC: no ip=")
+                continue
+            dev = f"ibft{nic.index}"
+            args.append(f"ifname={dev}:{nic.mac.lower()}")
+        l3 = dev
+        if nic.vlan_id:
+            l3 = f"{dev}.{nic.vlan_id}"
+            args.append(f"vlan={l3}:{dev}")
+        devices[nic.index] = l3
+        args.append(_dracut_ip(nic, l3, boot_nic))
+    return devices, args, comments
+
+
+def _dracut_target_notes(targets: list[Target], show_secrets: bool) -> list[str]:
+    """Comments on what the ``netroot=`` words cannot say (CHAP text dracut splits, wide LUNs, CHAP
+    left out, no target)."""
+    notes: list[str] = []
+    if show_secrets and any(c in s for t in targets if _has_chap(t) for s in _chap_texts(t) for c in ":@"):
+        notes.append("# a CHAP name or secret holds ':' or '@', which dracut's netroot= parser splits on "
+                     "(its parse_iscsi_root): use rd.iscsi.username=/rd.iscsi.password= instead")
+    wide = [t for t in targets if t.lun.linux >= 256]
+    if wide:
+        notes.append(f"# LUN {wide[0].lun.text} (Linux {wide[0].lun.linux}) left out of netroot=: dracut matches "
+                     "that field as a short decimal by-path suffix; it logs in to every LUN of the target anyway")
+    if _any_chap(targets) and not show_secrets:
+        notes.append("# CHAP credentials left out (ibftkit dracut --show-secrets includes them, as "
+                     "netroot=iscsi:user:password@…, readable in /proc/cmdline)")
+    if not targets:
+        notes.append("# no valid target in the boot configuration")
+    return notes
 
 
 def _chap_texts(t: Target) -> list[str]:
