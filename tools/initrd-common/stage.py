@@ -63,10 +63,10 @@ STDLIB_SKIP = frozenset({
     "doctest.py", "_pydecimal.py", "mailbox.py", "imaplib.py", "nntplib.py", "smtplib.py",
     "ftplib.py", "EXTERNALLY-MANAGED", "LICENSE.txt", "site-packages", "dist-packages",
 })
-# lib-dynload modules nothing imports whose libraries (Berkeley DB, Kerberos via nis, readline,
+# lib-dynload modules nothing imports whose libraries (Berkeley DB, Kerberos via nis, readline, Tcl/Tk,
 # ncurses) would add megabytes.
 DYNLOAD_SKIP = ("_dbm.", "_gdbm.", "readline.", "_curses", "nis.", "_crypt.", "_test", "xxlimited",
-                "_xxtestfuzz", "_ctypes_test", "audioop.")
+                "_xxtestfuzz", "_ctypes_test", "audioop.", "_tkinter.")
 # Inside any copied tree.
 TREE_SKIP = ("__pycache__", "*.pyc", "*.pyo", "*.pyi", "test", "tests", "idle_test")
 

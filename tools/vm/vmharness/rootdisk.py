@@ -11,14 +11,18 @@ Shared by ``tests/vm/test_initramfs_boot.py`` (Debian's initramfs-tools), ``test
   iBFT and boots the kernel with the initramfs given) and the kernel line given;
 - :func:`boot_dhcp`: no iBFT, the DHCP path (``dhcpnet``'s tap, dnsmasq with options 17 and 203,
   ``tgtd`` admitting only the initiator option 203 names), booting the kernel directly;
+- :func:`dracut_image`: a small dracut systemd initrd built by ``tools/dracut/mkimage`` (only the VM's
+  drivers) with ibftkit's module and/or dracut's own;
 - :func:`kmsg_times`: kernel timestamps (``printk.time``) of console lines.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -28,7 +32,18 @@ from .dhcpnet import SERVER, TAP, DhcpCase, Dnsmasq, tap_nic
 from .netns import add_tap, private_netns
 from .tgt import Tgtd
 
+REPO = Path(__file__).resolve().parents[3]
 TAG = "@@ROOTFS"
+# A small dracut systemd initrd (as Fedora/RHEL/SUSE build them: dracut's systemd, systemd-initrd and
+# dracut-systemd modules), root-mounting modules and only the VM's kernel drivers: built in seconds.
+DRACUT_MODULES = "bash systemd systemd-initrd dracut-systemd base rootfs-block udev-rules fs-lib"
+DRACUT_DRIVERS = "e1000 ext4 sd_mod"
+# Images by kind: ibftkit's module alone (with the DHCP client); ibftkit's module and dracut's own
+# iscsi module with network-legacy (dracut's iBFT networking: ip=ibft / rd.iscsi.ibft).
+DRACUT_IMAGES = {
+    "ibftkit": ("--dhcp",),
+    "both": ("--add", "iscsi network-legacy"),
+}
 ROOT_INIT = f"""#!/bin/busybox sh
 # The iSCSI root file system's init: say where we are, then power off.
 b=/bin/busybox
@@ -55,6 +70,8 @@ def make_rootfs(assets: Assets, work: Path) -> Path:
     shutil.copy2(assets.base / "bin/busybox", tree / "bin/busybox")
     (tree / "sbin/init").write_text(ROOT_INIT)
     (tree / "sbin/init").chmod(0o755)
+    # systemd's switch-root (dracut's systemd initrd) refuses a root without os-release (os-release(5)).
+    (tree / "etc/os-release").write_text('NAME="ibftkit test root"\nID=ibftkit-test\n')
     image = work / "root.ext4"
     subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "ibftkit-root", "-d", str(tree), str(image), "16M"],
                    check=True, capture_output=True, timeout=60)
@@ -94,6 +111,18 @@ def boot_dhcp(assets: Assets, initrd: Path, rootfs: Path, append: str, work: Pat
         dnsmasq = stack.enter_context(Dnsmasq(ns, TAP, work, case.dnsmasq_conf()))
         argv = qemu.base(log, memory_mb=memory_mb) + qemu.direct_kernel(assets.vmlinuz, initrd, append) + tap_nic()
         return qemu.run(argv, log, timeout=timeout, netns=ns), dnsmasq.log()
+
+
+def dracut_image(assets: Assets, out: Path, kind: str) -> str:
+    """Build :data:`DRACUT_IMAGES` ``kind`` at ``out`` with ``tools/dracut/mkimage`` for the VM cache's
+    kernel, with the running interpreter and this checkout; returns mkimage's output.
+    :class:`subprocess.CalledProcessError` if the build fails."""
+    done = subprocess.run([str(REPO / "tools" / "dracut" / "mkimage"), "-o", str(out), "--kernel-root",
+                           str(assets.root / "kernel"), "--python", os.path.realpath(sys.executable),
+                           "--pythonpath", str(REPO), "--modules", DRACUT_MODULES, "--drivers", DRACUT_DRIVERS,
+                           "--compress", "zstd -3", *DRACUT_IMAGES[kind]],
+                          text=True, capture_output=True, timeout=900, check=True)
+    return done.stdout + done.stderr
 
 
 def report(serial: str) -> dict[str, str]:
