@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--dry-run", action="store_true",
                    help="print the source, the network plan and the exact commands (secrets redacted); "
                    "change nothing (no root needed)")
+    o.add_argument("--json", action="store_true",
+                   help="with --dry-run: one JSON object (version, source, warnings, plan, logins; docs/init.md)")
+    o.add_argument("--links", metavar="FILE",
+                   help="plan for the links in FILE (the JSON 'ip -j -d link show' prints on the machine in "
+                   "question) instead of this machine's; with --dry-run")
     strict = o.add_mutually_exclusive_group()
     strict.add_argument("--strict", dest="strict", action="store_const", const=True, default=None,
                         help="refuse an iBFT the decoder has any warning about")
@@ -101,11 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--node-dir", default="/etc/iscsi/nodes", help=argparse.SUPPRESS)
     o.add_argument("--run-dir", default="/run/ibftkit", help=argparse.SUPPRESS)
     o.add_argument("--iscsid-pidfile", default="/run/iscsid.pid", help=argparse.SUPPRESS)
+    o.add_argument("--iscsi-initramfs", default="/etc/iscsi/iscsi.initramfs", help=argparse.SUPPRESS)
+    o.add_argument("--open-iscsi-script", default="/scripts/local-top/iscsi", help=argparse.SUPPRESS)
     return p
 
 
-def _explicit(args: argparse.Namespace) -> tuple[Any, str, bool]:
-    """``(config, detail, address_by_dhcp)`` from --ibft / --root-path, or ``(None, "", False)``."""
+def _explicit(args: argparse.Namespace, *, strict: bool) -> tuple[Any, str, bool]:
+    """``(config, detail, address_by_dhcp)`` from --ibft / --root-path, or ``(None, "", False)``
+    (``strict``: the resolved --strict/--lenient/ibftkit.strict)."""
     from ..infra.errors import UsageError
     from .plan import config_from_args
 
@@ -124,7 +132,7 @@ def _explicit(args: argparse.Namespace) -> tuple[Any, str, bool]:
             raise UsageError(f"{', '.join(static)}: only valid with --root-path")
         from ..sources.ibft.locate import load_config
 
-        return load_config(args.ibft, strict=bool(args.strict)), f"--ibft {args.ibft}", False
+        return load_config(args.ibft, strict=strict), f"--ibft {args.ibft}", False
     cfg = config_from_args(ns)
     by_dhcp = args.address is None
     if by_dhcp:
@@ -136,28 +144,14 @@ def _explicit(args: argparse.Namespace) -> tuple[Any, str, bool]:
     return cfg, "--root-path", by_dhcp
 
 
-class Links:
-    """Links this run set up: they stay up only once the network is configured (after a login
-    failure the network stays, for a rescue shell); ``main`` sets them down again otherwise.
-    ``apply_plan`` undoes its own steps; this covers what went up before it (``ibftkit.network.linkup``)."""
+def read_cmdline(args: argparse.Namespace, log: Any) -> Any:
+    """The kernel command line, read ONCE (``--cmdline``); its secrets are registered for redaction
+    before anything is printed. Debian's ``/etc/iscsi/iscsi.initramfs`` joins it when ibftkit-init
+    runs on its own; inside an image where open-iscsi's own ``local-top/iscsi`` script runs, Debian's
+    words are left to that script (the division ``docs/cmdline.md`` describes)."""
+    import os
 
-    def __init__(self, raised: Sequence[str] = ()) -> None:
-        self.raised = list(raised)
-        self.configured = False
-
-    def release(self) -> None:
-        if self.raised and not self.configured:
-            from ..network.linkup import lower_links
-
-            lower_links(self.raised)
-            self.raised = []
-
-
-def run(args: argparse.Namespace, log: Any, state: dict[str, int], phases: Any, links: Links) -> int:
-    from ..infra.errors import IscsiLoginError, NoBootConfig, UsageError
-    from ..login import argv, backends
-    from ..sources.chain import Settings, find_config
-    from ..sources.cmdline import load_cmdline
+    from ..sources.cmdline import load_cmdline, parse_iscsi_initramfs
 
     cl = load_cmdline(args.cmdline)
     log.add_secrets(cl.secrets())
@@ -169,19 +163,95 @@ def run(args: argparse.Namespace, log: Any, state: dict[str, int], phases: Any, 
             log.add_secrets([s.reveal() for s in (rp.password, rp.reverse_password) if s is not None])
         except Exception:  # reported with its message when the source is read
             pass
-    params = [argv.parse_param(p) for p in (*cl.params, *args.param)]
-    backend_name = args.backend or cl.backend or "iscsistart"
-    retries = args.login_retries if args.login_retries is not None else (
-        cl.login_retries if cl.login_retries is not None else 3)
-    backoff = args.login_backoff if args.login_backoff is not None else (
-        cl.login_backoff if cl.login_backoff is not None else 2.0)
-    carrier_timeout = args.carrier_timeout if args.carrier_timeout is not None else (
-        cl.carrier_timeout if cl.carrier_timeout is not None else 10.0)
-    dhcp_timeout = args.dhcp_timeout if args.dhcp_timeout is not None else (
-        cl.dhcp_timeout if cl.dhcp_timeout is not None else 30.0)
-    if dhcp_timeout <= 0:
-        raise UsageError(f"--dhcp-timeout {dhcp_timeout:g}: expected seconds > 0")
-    strict = args.strict if args.strict is not None else cl.strict
+    script = getattr(args, "open_iscsi_script", None)
+    if script and os.path.exists(script):
+        if cl.debian is not None:
+            log.info(f"Debian's iscsi_target_* words are left to open-iscsi's {script}")
+        return cl._replace(debian=None)
+    path = getattr(args, "iscsi_initramfs", None)
+    if cl.debian is None and path and os.path.exists(path):
+        try:
+            text = open(path, encoding="utf-8", errors="replace").read()
+        except OSError as e:
+            log.warning(f"{path}: {e.strerror or e}")
+            return cl
+        target, initiator, auto, notes = parse_iscsi_initramfs(text, origin=path)
+        for n in notes:
+            log.warning(n)
+        if target is not None:
+            log.add_secrets([x for x in (target.password, target.in_password) if x])
+        cl = cl._replace(debian=target, firmware=cl.firmware or auto,
+                         initiator=cl.initiator or initiator,
+                         initiator_key=cl.initiator_key or (f"file:{path}" if initiator else None))
+    return cl
+
+
+def _backend(args: argparse.Namespace, opts: Any, merged: Any, tpgts: Any) -> tuple[Any, list[str]]:
+    from ..login import backends
+
+    if opts.backend == "iscsiadm":
+        return (backends.IscsiadmBackend(args.iscsiadm, args.iscsid, params=merged, node_dir=args.node_dir,
+                                         run_dir=args.run_dir, pidfile=args.iscsid_pidfile,
+                                         sys_root=args.firmware_root, timeout=args.login_timeout, tpgts=tpgts),
+                [args.iscsiadm, args.iscsid])
+    return (backends.IscsistartBackend(args.iscsistart, params=merged, sys_root=args.firmware_root,
+                                       timeout=args.login_timeout, tpgts=tpgts), [args.iscsistart])
+
+
+def _tpgts(cfg: Any, cl: Any) -> dict[tuple[str | None, str | None, int], int]:
+    """``rd.iscsi.target.group``/``iscsi_target_group``: the TPGT of the command line's targets."""
+    if cl.tpgt is None:
+        return {}
+    from ..sources.chain import netroot_targets
+
+    mine = {(t.name, t.address, t.port) for t in netroot_targets(cl)[0]}
+    return {(t.name, t.address, t.port): cl.tpgt for t in cfg.targets if (t.name, t.address, t.port) in mine}
+
+
+def _links_getter(args: argparse.Namespace) -> Any:
+    """This machine's links, or ``--links FILE`` (another machine's, as ``ip -j -d link show`` printed them)."""
+    path = getattr(args, "links", None)
+    if path is None:
+        from ..network.links import list_links
+
+        return list_links
+    from ..infra.errors import UsageError
+    from ..network.links import load_links_file
+
+    try:
+        fixed = load_links_file(path)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return lambda: fixed
+
+
+def find(args: argparse.Namespace, cl: Any, opts: Any, log: Any, links: Any) -> Any:
+    """The boot configuration (``ibftkit.sources.chain``), from the options and the command line."""
+    from ..sources.chain import Settings, find_config
+
+    settings = Settings(strict=opts.strict, interfaces=opts.interfaces, initiator_name=args.initiator_name,
+                        dhcp_timeout=opts.dhcp_timeout, carrier_timeout=opts.carrier_timeout, dry_run=args.dry_run,
+                        firmware_root=args.firmware_root, initiatorname_path=args.initiatorname_file,
+                        ibft_path=cl.ibft_path)
+    explicit, detail, by_dhcp = _explicit(args, strict=opts.strict)
+    if explicit is not None:
+        log.add_secrets(explicit.secrets())
+    return find_config(cl, settings, log, explicit=explicit, explicit_detail=detail, explicit_by_dhcp=by_dhcp,
+                       links=_links_getter(args), raised=links)
+
+
+def run(args: argparse.Namespace, cl: Any, log: Any, state: dict[str, int], phases: Any, links: Any) -> int:
+    """One run: source → plan → network → login (``--dry-run``: source → plan, printed)."""
+    from ..infra.errors import IscsiLoginError, UsageError
+    from ..infra.errors import NoBootConfig
+    from ..login import argv
+    from ..network.plan_cmdline import plan_boot
+    from .options import resolve
+
+    opts = resolve(args, cl)
+    if (args.json or args.links) and not args.dry_run:
+        raise UsageError(f"{'--json' if args.json else '--links'}: only with --dry-run")
+    params = [argv.parse_param(p) for p in opts.params]
     if args.initiator_name:
         from ..iscsiname import validate_iscsi_name
 
@@ -189,29 +259,15 @@ def run(args: argparse.Namespace, log: Any, state: dict[str, int], phases: Any, 
             validate_iscsi_name(args.initiator_name)
         except ValueError as e:
             raise UsageError(f"--initiator-name: {e}") from None
-    for w in cl.warnings:
-        log.warning(w)
-
-    settings = Settings(strict=bool(strict), interfaces=tuple(args.interface) if args.root_path is None else (),
-                        initiator_name=args.initiator_name, dhcp_timeout=dhcp_timeout,
-                        carrier_timeout=carrier_timeout, dry_run=args.dry_run, firmware_root=args.firmware_root,
-                        initiatorname_path=args.initiatorname_file, ibft_path=cl.ibft_path)
-    if args.ibft is not None:
-        args.strict = strict
+    if not args.json:
+        for w in cl.warnings:
+            log.warning(w)
     phases.begin("source")
-    explicit, detail, by_dhcp = _explicit(args)
-    if explicit is not None:
-        log.add_secrets(explicit.secrets())
-    found = find_config(cl, settings, log, explicit=explicit, explicit_detail=detail)
-    links.raised += found.raised
-    if by_dhcp:
-        found.dhcp_rerun = True
-    out = sys.stdout
+    found = find(args, cl, opts, log, links)
     if found.config is None:  # a dry run that needs DHCP to go on
-        out.write(f"source: {found.describe()}\n")
-        out.write(f"would run DHCP on: {', '.join(found.would_dhcp_on) or '(no interface)'}\n")
-        out.write("the network plan and the login commands depend on the lease\n")
-        return EXIT_OK
+        from .init_dryrun import print_would_dhcp
+
+        return print_would_dhcp(found, cl, log, json_out=args.json)
     cfg = found.config
     log.add_secrets(cfg.secrets())
     if not args.dry_run:  # the dry run prints these on stdout
@@ -222,60 +278,36 @@ def run(args: argparse.Namespace, log: Any, state: dict[str, int], phases: Any, 
     problems = argv.login_problems(cfg, order[0])
     if problems:
         raise NoBootConfig(f"{cfg.source}: cannot log in to {argv.target_label(order[0])}: " + "; ".join(problems))
-
-    backend: backends.Backend
     merged = argv.merge_params(params)
-    if backend_name == "iscsiadm":
-        backend = backends.IscsiadmBackend(args.iscsiadm, args.iscsid, params=merged, node_dir=args.node_dir,
-                                        run_dir=args.run_dir, pidfile=args.iscsid_pidfile,
-                                        sys_root=args.firmware_root, timeout=args.login_timeout)
-        programs = [args.iscsiadm, args.iscsid]
-    else:
-        backend = backends.IscsistartBackend(args.iscsistart, params=merged, sys_root=args.firmware_root,
-                                          timeout=args.login_timeout)
-        programs = [args.iscsistart]
+    backend, programs = _backend(args, opts, merged, _tpgts(cfg, cl))
 
     state["phase"] = EXIT_NETWORK
     phases.begin("plan")
-    from ..network.links import list_links
-    from ..network.plan import plan_network
+    get_links = _links_getter(args)
 
-    rerun = args.dhcp_rerun or cl.dhcp_rerun or found.dhcp_rerun
+    def make_plan() -> Any:
+        return plan_boot(cfg, found.source, cl, get_links(), interfaces=opts.interfaces,
+                         dhcp_rerun=opts.dhcp_rerun or found.dhcp_rerun, set_hostname=not args.no_hostname,
+                         lease_ifname=found.lease_ifname)
+
     if args.dry_run:
-        return _dry_run(cfg, found, backend, order, retries=retries, backoff=backoff, log=log,
-                        plan=lambda: plan_network(cfg, links=list_links(), dhcp_rerun=rerun,
-                                                  set_hostname=not args.no_hostname))
-    plan = plan_network(cfg, links=list_links(), dhcp_rerun=rerun, set_hostname=not args.no_hostname)
+        from .init_dryrun import dry_run
 
+        return dry_run(cfg, found, cl, backend, order, opts=opts, log=log, plan=make_plan, json_out=args.json)
+    plan = make_plan()
     missing = [p for p in programs if not _executable(p)]
     if missing:
         state["phase"] = EXIT_LOGIN
         raise IscsiLoginError(f"{missing[0]}: not found or not executable (needed to log in; "
-                              f"--{'iscsistart' if backend_name == 'iscsistart' else 'backend'})")
+                              f"--{'iscsistart' if opts.backend == 'iscsistart' else 'backend'})")
     phases.begin("network")
-    from ..network.apply import apply_plan, lower_links, raise_links
-    from ..network.plan import LinkUp
-
-    # Up before pyroute2 is imported, so carrier negotiation overlaps the import (docs/init.md
-    # "Boot time"); links set up at start-up that the plan does not use go down again.
-    wanted = [step.ifname for step in plan.steps if isinstance(step, LinkUp)]
-    lower_links([n for n in links.raised if n not in wanted])
-    links.raised = [n for n in links.raised if n in wanted]
-    links.raised += raise_links(wanted)
-    for note in plan.notes:
-        log.info(f"note: {note}")
-
-    def net_progress(text: str) -> None:
-        (log.progress if text.startswith("waiting") else log.info)(text)
-
-    apply_plan(plan, resolv_conf=args.resolv_conf, carrier_timeout=carrier_timeout, progress=net_progress,
-               raised=links.raised, dhcp_timeout=dhcp_timeout)
-    links.configured = True
+    configure_network(plan, args, opts, log, links)
     state["phase"] = EXIT_LOGIN
     phases.begin("login")
     from ..login import retry  # here: a dry run stops before the login
 
-    outcomes = retry.login_all(backend, cfg, policy=retry.RetryPolicy(retries=retries, backoff=backoff), log=log)
+    outcomes = retry.login_all(backend, cfg, policy=retry.RetryPolicy(retries=opts.login_retries,
+                                                                      backoff=opts.login_backoff), log=log)
     ok = sum(1 for o in outcomes if o.ok)
     log.info(f"{ok} of {len(outcomes)} target{'s' if len(outcomes) != 1 else ''} logged in")
     if args.handoff:
@@ -289,32 +321,25 @@ def run(args: argparse.Namespace, log: Any, state: dict[str, int], phases: Any, 
     return EXIT_OK
 
 
-def _dry_run(cfg: Any, found: Any, backend: Any, order: list[Any], *, retries: int, backoff: float, log: Any,
-             plan: Any) -> int:
-    """Print what a real run would do, in order; a plan that cannot be made is printed as such and
-    gives the exit status the real run would have (the login commands are printed anyway)."""
-    from ..infra.errors import NetError
+def configure_network(plan: Any, args: argparse.Namespace, opts: Any, log: Any, links: Any) -> None:
+    """Apply the plan. The links it sets up go up before pyroute2 is imported, so carrier
+    negotiation overlaps the import (docs/init.md "Boot time"); links set up earlier that the plan
+    does not use go down again (``links``: the run's ``RaisedLinks``, their one owner)."""
+    from ..network.apply import apply_plan, raise_links
+    from ..network.plan import LinkUp
 
-    out = sys.stdout
-    out.write(f"source: {log.line(found.describe())}\n")
-    for w in cfg.warnings:
-        out.write(f"warning: {log.line(w)}\n")
-    failure: NetError | None = None
-    try:
-        out.write(plan().render_text())
-    except NetError as e:
-        failure = e
-        out.write(f"network plan: cannot be made: {log.line(str(e))}\n")
-    n = len(order)
-    out.write(f"login ({backend.name}; {n} target{'s' if n != 1 else ''}, boot target first; "
-              f"{retries} retr{'ies' if retries != 1 else 'y'} each, backoff {backoff:g} s doubling):\n")
-    for t in order:
-        for c in backend.plan(cfg, t):
-            out.write(f"  {log.redact(c.text)}\n")
-    out.flush()
-    if failure is not None:
-        raise failure
-    return EXIT_OK
+    wanted = [step.ifname for step in plan.steps if isinstance(step, LinkUp)]
+    links.keep_only(wanted)
+    links.add(raise_links(wanted))
+    for note in plan.notes:
+        log.info(f"note: {note}")
+
+    def net_progress(text: str) -> None:
+        (log.progress if text.startswith("waiting") else log.info)(text)
+
+    apply_plan(plan, resolv_conf=args.resolv_conf, carrier_timeout=opts.carrier_timeout, progress=net_progress,
+               raised=links.names, dhcp_timeout=opts.dhcp_timeout)
+    links.configured = True
 
 
 def _executable(program: str) -> bool:
@@ -354,7 +379,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     phases = Phases()
     args_list = list(sys.argv[1:] if argv is None else argv)
-    links = Links(_early_links(args_list))
+    from ..sources.chain import RaisedLinks
+
+    links = RaisedLinks(_early_links(args_list))
     debug = "--debug" in args_list
     log = Log(prog=PROG, level=level_from_flags(debug=debug))
     state = {"phase": EXIT_USAGE}
@@ -364,20 +391,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         state["timings"] = int(args.timings)
         state["phase"] = EXIT_NO_CONFIG
         log.set_kmsg(None if args.kmsg in ("none", "") else args.kmsg)
-        cl_flags = None
-        if not (args.quiet or args.verbose or args.debug):
-            from ..sources.cmdline import load_cmdline
-
-            try:
-                cl_flags = load_cmdline(args.cmdline)
-            except Exception:  # a bad value is reported once, by run()
-                cl_flags = None
-        log.level = level_from_flags(quiet=args.quiet or bool(cl_flags and cl_flags.quiet),
-                                     verbose=args.verbose or bool(cl_flags and cl_flags.verbose),
-                                     debug=args.debug or bool(cl_flags and cl_flags.debug))
-        for name in links.raised:
+        log.level = level_from_flags(quiet=args.quiet, verbose=args.verbose, debug=args.debug)
+        cl = read_cmdline(args, log)  # the one reading of the kernel command line
+        log.level = level_from_flags(quiet=args.quiet or cl.quiet, verbose=args.verbose or cl.verbose,
+                                     debug=args.debug or cl.debug)
+        for name in links.names:
             log.info(f"set {name} up at start-up (its MAC is a NIC's in /sys/firmware/ibft)")
-        return run(args, log, state, phases, links)
+        return run(args, cl, log, state, phases, links)
 
     def boundary() -> int:
         """Every error becomes one redacted line on stderr and in the kernel log, and an exit status."""

@@ -104,17 +104,53 @@ def register(sub: Any) -> None:
                        "addresses, default and per-target host routes, DNS, host name. Changes nothing. "
                        "Exit 0 planned, 1 no plan possible (e.g. no link has the NIC's MAC), 2 usage.")
     add_source_args(p)
+    p.add_argument("--cmdline", metavar="FILE",
+                   help="a kernel command line (as in /proc/cmdline): plan its network words (ip=, ifname=, "
+                   "vlan=, bond=, bridge=, rd.route=, nameserver=, BOOTIF=; docs/cmdline.md), after the "
+                   "--ibft/--root-path NICs when one is given")
+    p.add_argument("--links", metavar="FILE",
+                   help="plan for the links in FILE (the JSON 'ip -j -d link show' prints on the machine in "
+                   "question) instead of this machine's")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.set_defaults(func=run)
 
 
+def load_links_arg(path: str | None) -> Any:
+    """``--links FILE``, or this machine's links."""
+    from ..network.links import list_links, load_links_file
+
+    if path is None:
+        return list_links()
+    try:
+        return load_links_file(path)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..network.links import list_links
     from ..network.plan import plan_network
 
-    cfg = config_from_args(args)
-    warn_config(cfg)
-    plan = plan_network(cfg, links=list_links(), dhcp_rerun=args.dhcp_rerun, set_hostname=not args.no_hostname)
+    links = load_links_arg(args.links)
+    if args.cmdline is not None:
+        from ..network.plan_cmdline import plan_boot, plan_for_cmdline
+        from ..sources.cmdline import load_cmdline
+
+        if not __import__("os").path.exists(args.cmdline):
+            raise UsageError(f"--cmdline {args.cmdline}: no such file")
+        cl = load_cmdline(args.cmdline)
+        for w in cl.warnings:
+            warn(w)
+        if args.ibft is None and args.root_path is None:
+            plan = plan_for_cmdline(cl, links, set_hostname=not args.no_hostname)
+        else:
+            cfg = config_from_args(args)
+            warn_config(cfg)
+            plan = plan_boot(cfg, "options", cl, links, dhcp_rerun=args.dhcp_rerun,
+                             set_hostname=not args.no_hostname)
+    else:
+        cfg = config_from_args(args)
+        warn_config(cfg)
+        plan = plan_network(cfg, links=links, dhcp_rerun=args.dhcp_rerun, set_hostname=not args.no_hostname)
     if args.json:
         import json
 

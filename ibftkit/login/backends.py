@@ -19,7 +19,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -88,6 +88,17 @@ def session_present(target: Target, *, sys_root: str = "/") -> bool:
 # --- backends ------------------------------------------------------------------------------------
 
 
+#: a target's portal as a key: (target name, address, port)
+Portal = tuple[str | None, str | None, int]
+
+
+def tpgt_of(tpgts: Mapping[Portal, int], target: Target) -> int:
+    """The target portal group tag to log in with (``-g``): given for this portal, else 1, as
+    iscsistart and Debian's script default (a different TPGT from the target is accepted, open-iscsi
+    ``usr/login.c``)."""
+    return tpgts.get((target.name, target.address, target.port), DEFAULT_TPGT)
+
+
 class Attempt(NamedTuple):
     ok: bool
     message: str
@@ -116,7 +127,8 @@ class IscsistartBackend:
     name = "iscsistart"
 
     def __init__(self, program: str = "iscsistart", *, params: Sequence[tuple[str, str]] = ROOT_DISK_PARAMS,
-                 sys_root: str = "/", timeout: float = 120.0) -> None:
+                 sys_root: str = "/", timeout: float = 120.0, tpgts: Mapping[Portal, int] | None = None) -> None:
+        self.tpgts = dict(tpgts or {})
         self.program = program
         self.params = tuple(params)
         self.sys_root = sys_root
@@ -128,11 +140,13 @@ class IscsistartBackend:
     def plan(self, cfg: BootConfig, target: Target) -> list[PlannedCommand]:
         from ..infra.run import shown
 
-        return [PlannedCommand(shown(iscsistart_argv(cfg, target, program=self.program, params=self.params),
+        return [PlannedCommand(shown(iscsistart_argv(cfg, target, program=self.program, params=self.params,
+                               tpgt=tpgt_of(self.tpgts, target)),
                                      target.secrets()))]
 
     def login(self, cfg: BootConfig, target: Target, log: Logger) -> Attempt:
-        argv = iscsistart_argv(cfg, target, program=self.program, params=self.params)
+        argv = iscsistart_argv(cfg, target, program=self.program, params=self.params,
+                               tpgt=tpgt_of(self.tpgts, target))
         label = target_label(target)
         try:
             r = run(argv, timeout=self.timeout, secrets=cfg.secrets(), log=log,
@@ -155,7 +169,8 @@ class IscsiadmBackend:
     def __init__(self, iscsiadm: str = "iscsiadm", iscsid: str = "iscsid", *,
                  params: Sequence[tuple[str, str]] = ROOT_DISK_PARAMS, node_dir: str = NODE_DIR,
                  run_dir: str = RUN_DIR, pidfile: str = ISCSID_PIDFILE, sys_root: str = "/",
-                 timeout: float = 120.0) -> None:
+                 timeout: float = 120.0, tpgts: Mapping[Portal, int] | None = None) -> None:
+        self.tpgts = dict(tpgts or {})
         self.iscsiadm = iscsiadm
         self.iscsid = iscsid
         self.params = tuple(params)
@@ -167,7 +182,7 @@ class IscsiadmBackend:
         self.written: dict[int, Path] = {}
 
     def _login_argv(self, target: Target) -> list[str]:
-        return [self.iscsiadm, "-m", "node", "-T", str(target.name), "-p", _portal(target, DEFAULT_TPGT),
+        return [self.iscsiadm, "-m", "node", "-T", str(target.name), "-p", _portal(target, tpgt_of(self.tpgts, target)),
                 "-I", "default", "--login"]
 
     def _iscsid_argv(self) -> list[str]:
@@ -184,7 +199,7 @@ class IscsiadmBackend:
     def plan(self, cfg: BootConfig, target: Target) -> list[PlannedCommand]:
         from ..infra.run import shown
 
-        path = record_path(target, node_dir=self.node_dir)
+        path = record_path(target, node_dir=self.node_dir, tpgt=tpgt_of(self.tpgts, target))
         return [PlannedCommand(f"write {path} (mode 0600; holds the CHAP secrets)" if target.secrets()
                                else f"write {path} (mode 0600)"),
                 PlannedCommand(shown(self._login_argv(target)))]
@@ -206,8 +221,8 @@ class IscsiadmBackend:
             raise IscsiLoginError(f"iscsid did not start: {_exit_text(r, self.iscsid)}")
 
     def _write_record(self, cfg: BootConfig, target: Target) -> Path:
-        path = record_path(target, node_dir=self.node_dir)
-        text = node_record(cfg, target, params=self.params)
+        path = record_path(target, node_dir=self.node_dir, tpgt=tpgt_of(self.tpgts, target))
+        text = node_record(cfg, target, params=self.params, tpgt=tpgt_of(self.tpgts, target))
         old = os.umask(0o077)
         try:
             for d in reversed([path.parent, path.parent.parent, Path(self.node_dir)]):

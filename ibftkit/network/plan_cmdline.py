@@ -30,6 +30,7 @@ from collections.abc import Collection, Sequence
 from typing import Any, ClassVar
 
 from ..infra.errors import NetError
+from ..model import BootConfig
 from ..sources.cmdline import Cmdline
 from ..sources.cmdline_net import IPAddress, IPInterface, IPNetwork, IpWord
 from .links import LinkInfo
@@ -46,6 +47,7 @@ from .plan import (
     Step,
     WaitCarrier,
     _valid_hostname,
+    plan_network,
 )
 
 # --- the new steps ---------------------------------------------------------------------------------
@@ -216,9 +218,9 @@ def _virtual_links(b: _Builder, cl: Cmdline) -> set[str]:
     return enslaved
 
 
-def _targets_of_words(b: _Builder, cl: Cmdline, enslaved: set[str], *, interfaces: Sequence[str],
-                      skip: Collection[str], default_dhcp: bool) -> list[tuple[str, IpWord]]:
-    """``(ifname, word)`` for every interface an ``ip=`` word configures, in the words' order."""
+def _split_words(b: _Builder, cl: Cmdline, *, skip: Collection[str],
+                 generic_words: bool) -> tuple[list[tuple[str, IpWord]], list[IpWord]]:
+    """``ip=`` words that name their interface (resolved), and those that name none."""
     named: list[tuple[str, IpWord]] = []
     generic: list[IpWord] = []
     for w in cl.ip:
@@ -227,8 +229,19 @@ def _targets_of_words(b: _Builder, cl: Cmdline, enslaved: set[str], *, interface
         elif w.device:
             b.exists(w.device, f"ip={w.value}")
             named.append((w.device, w))
-        else:
+        elif generic_words:
             generic.append(w)
+        else:
+            b.notes.append(f"ip={w.value}: names no interface; the boot NICs come from "
+                           f"{', '.join(skip) or 'the source'}")
+    return named, generic
+
+
+def _targets_of_words(b: _Builder, cl: Cmdline, enslaved: set[str], *, interfaces: Sequence[str],
+                      skip: Collection[str], default_dhcp: bool,
+                      generic_words: bool = True) -> list[tuple[str, IpWord]]:
+    """``(ifname, word)`` for every interface an ``ip=`` word configures, in the words' order."""
+    named, generic = _split_words(b, cl, skip=skip, generic_words=generic_words)
     taken = {n for n, _ in named} | set(skip)
     candidates: list[str]
     if interfaces:
@@ -245,6 +258,8 @@ def _targets_of_words(b: _Builder, cl: Cmdline, enslaved: set[str], *, interface
     if not generic and masters_unnamed:  # a bond/bridge/VLAN no ip= names: DHCP on it (NetworkManager)
         out += [(n, IpWord(f"{n}:dhcp", ("dhcp",), device=n)) for n in masters_unnamed]
         candidates = [c for c in candidates if c not in masters_unnamed]
+    if not generic_words:
+        return out
     if not generic and cl.bootif and not interfaces:  # BOOTIF alone: DHCP on that link
         out += [(c, IpWord(f"{c}:dhcp", ("dhcp",), device=c)) for c in candidates]
     elif not generic and default_dhcp and not named and not masters_unnamed:
@@ -325,6 +340,24 @@ def _routes(b: _Builder, cl: Cmdline, configured: list[tuple[str, IpWord]]) -> l
     return list(routes.values())
 
 
+def _host_routes(b: _Builder, configured: list[tuple[str, IpWord]], routes: Sequence[AddRoute],
+                 targets: Sequence[IPAddress | None]) -> list[AddRoute]:
+    """A host route (/32, /128) for each target on no configured subnet, through the interface of
+    the default route and its gateway: the path leaves through the boot NIC (as the iBFT rule does)."""
+    out: list[AddRoute] = []
+    for ip in targets:
+        if ip is None or any(w.address is not None and ip in w.address.network for _, w in configured):
+            continue
+        default = next((r for r in routes if r.dst.prefixlen == 0 and r.dst.version == ip.version), None)
+        if default is None:
+            continue
+        dst = ipaddress.ip_network(f"{ip}/{ip.max_prefixlen}")
+        if any(r.dst == dst for r in (*routes, *out)):
+            continue
+        out.append(AddRoute(dst, default.gateway, default.ifname, f"target {ip} is on no configured subnet"))
+    return out
+
+
 def host_notes(configured: list[tuple[str, IpWord]], targets: Sequence[IPAddress | None]) -> list[str]:
     """How each target is reached: through the interface whose subnet holds it."""
     notes = []
@@ -339,7 +372,8 @@ def host_notes(configured: list[tuple[str, IpWord]], targets: Sequence[IPAddress
 
 def plan_cmdline(cl: Cmdline, links: Sequence[LinkInfo], *, interfaces: Sequence[str] = (),
                  skip: Collection[str] = (), default_dhcp: bool = False, set_hostname: bool = True,
-                 targets: Sequence[IPAddress | None] = (), source: str = "kernel command line") -> NetPlan:
+                 targets: Sequence[IPAddress | None] = (), source: str = "kernel command line",
+                 generic_words: bool = True) -> NetPlan:
     """The plan for the network words of ``cl`` on a machine with ``links``.
 
     ``interfaces``: the NICs for words that name none (``--interface``); ``skip``: links another
@@ -348,10 +382,12 @@ def plan_cmdline(cl: Cmdline, links: Sequence[LinkInfo], *, interfaces: Sequence
     b = _Builder(links)
     _renames(b, cl)
     enslaved = _virtual_links(b, cl)
-    configured = _targets_of_words(b, cl, enslaved, interfaces=interfaces, skip=skip, default_dhcp=default_dhcp)
+    configured = _targets_of_words(b, cl, enslaved, interfaces=interfaces, skip=skip, default_dhcp=default_dhcp,
+                                   generic_words=generic_words)
     for k, (name, w) in enumerate(configured):
         _configure(b, k, name, w)
-    b.steps += _routes(b, cl, configured)
+    routes = _routes(b, cl, configured)
+    b.steps += routes + _host_routes(b, configured, routes, targets)
     servers: list[IPAddress] = []
     for s in [d for _, w in configured for d in w.dns] + list(cl.nameservers):
         if s not in servers:
@@ -453,3 +489,21 @@ def cmdline_target_addresses(cl: Cmdline) -> list[IPAddress | None]:
         except ValueError:
             out.append(None)
     return out
+
+
+def plan_boot(cfg: BootConfig, source: str, cl: Cmdline, links: Sequence[LinkInfo], *,
+              interfaces: Sequence[str] = (), dhcp_rerun: bool = False, set_hostname: bool = True,
+              lease_ifname: str | None = None) -> NetPlan:
+    """The whole network plan of an ``ibftkit-init`` run: the source's (``plan_network`` over the
+    iBFT's NICs, a lease or ``--root-path``) and then the command line's named network words
+    (``ip=<dev>:…``, ``vlan=``, ``bond=``, ``rd.route=``, …) for the links the source leaves alone;
+    for the command line as the source, its words alone (:func:`plan_for_cmdline`)."""
+    targets = [t.ip_address for t in cfg.login_order()]
+    if source == "cmdline" and lease_ifname is None:
+        return plan_for_cmdline(cl, links, interfaces=interfaces, set_hostname=set_hostname, targets=targets)
+    base = plan_network(cfg, links=links, dhcp_rerun=dhcp_rerun, set_hostname=set_hostname)
+    if not cl.has_network_words:
+        return base
+    extra = plan_cmdline(cl, links, skip=base.interfaces(), set_hostname=set_hostname, generic_words=False,
+                         source=base.source)
+    return NetPlan(tuple(_dedupe([*base.steps, *extra.steps])), base.notes + extra.notes, base.source)

@@ -101,12 +101,15 @@ def _checked(name: str, source: str) -> str:
 
 def resolve_initiator_name(option_203: str | bytes | None = None, *, cmdline: str | None = None,
                            cmdline_path: str | Path = CMDLINE_PATH,
-                           initiatorname_path: str | Path = INITIATORNAME_PATH) -> ResolvedInitiator:
+                           initiatorname_path: str | Path = INITIATORNAME_PATH,
+                           parsed: tuple[str | None, str | None] | None = None) -> ResolvedInitiator:
     """The initiator name from the first source that has one (see the module docstring).
 
-    ``cmdline`` is the kernel command line text; when ``None`` it is read from ``cmdline_path``
-    (a missing file counts as empty). ``.name`` is ``None`` when no source has a name; raises
-    ``IscsiNameError`` naming the source when the name found there is invalid.
+    ``parsed``: ``(name, key)`` from the command line already read (``Cmdline.initiator``,
+    ``Cmdline.initiator_key``); else ``cmdline`` is the kernel command line text, and when that is
+    ``None`` it is read from ``cmdline_path`` (a missing file counts as empty). ``.name`` is
+    ``None`` when no source has a name; raises ``IscsiNameError`` naming the source when the name
+    found there is invalid.
     """
     warnings: list[str] = []
     if option_203 is not None:
@@ -115,12 +118,16 @@ def resolve_initiator_name(option_203: str | bytes | None = None, *, cmdline: st
             name = _checked(text, "DHCP option 203")
             return ResolvedInitiator(name, "dhcp-option-203", _folded(text, name))
         warnings.append("DHCP option 203 is empty; ignored")
-    if cmdline is None:
-        try:
-            cmdline = Path(cmdline_path).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            cmdline = ""
-    found = name_from_cmdline(cmdline)
+    found: tuple[str, str, tuple[str, ...]] | None
+    if parsed is not None:
+        found = (parsed[0], parsed[1] or "kernel command line", ()) if parsed[0] else None
+    else:
+        if cmdline is None:
+            try:
+                cmdline = Path(cmdline_path).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                cmdline = ""
+        found = name_from_cmdline(cmdline)
     if found is not None:
         text, key, notes = found
         name = _checked(text, f"the kernel command line ({key}=)")
