@@ -45,7 +45,9 @@ class LinkInfo:
     pci_bdf: PciAddress | None = None
     pci_segment: int = 0
     devtype: str | None = None  # from uevent DEVTYPE; None for plain Ethernet and veth
-    kind: str | None = None  # rtnetlink IFLA_INFO_KIND (ip -d: linkinfo.info_kind): veth, ifb, dummy…; None: a device
+    #: rtnetlink IFLA_INFO_KIND (``ip -d``: ``linkinfo.info_kind``: veth, ifb, dummy…); from sysfs, for a
+    #: link with no device: ``noarp`` (IFF_NOARP: ifb, dummy) or ``ether``; ``None``: backed by a device
+    kind: str | None = None
     has_device: bool | None = None  # a ``device`` symlink (PCI, virtio, USB…); None: unknown
 
     @property
@@ -100,11 +102,14 @@ def read_link(directory: Path) -> LinkInfo:
     ifindex_text = _read(directory / "ifindex")
     carrier_text = _read(directory / "carrier")
     pci, segment = _pci_of(directory / "device")
-    iflink = _read(directory / "iflink")
     has_device = os.path.lexists(directory / "device")
     kind = None
-    if not has_device:  # a virtual link: a veth end has a peer (iflink is not its own index)
-        kind = "veth" if iflink and ifindex_text and iflink != ifindex_text and iflink != "0" else "virtual"
+    if not has_device:  # a virtual link: ifb and dummy set IFF_NOARP (0x80); a veth end does not
+        try:
+            flags = int(_read(directory / "flags") or "0", 16)
+        except ValueError:
+            flags = 0
+        kind = "noarp" if flags & 0x80 else "ether"
     return LinkInfo(
         ifname=directory.name,
         mac=mac,

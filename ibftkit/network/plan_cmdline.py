@@ -17,7 +17,8 @@ order, one rule per function:
 
 "Every NIC" (``ip=dhcp`` with no interface, or no ``ip=`` at all when the command line names a
 target) means the links backed by a device — as dracut's ``net-genrules.sh`` matches
-``DRIVERS=="?*"`` — or one end of a veth pair; never ``lo``, ``ifb``, ``dummy``, tunnels or
+``DRIVERS=="?*"`` — or a device-less Ethernet link that does ARP (one end of a veth pair, the cable
+namespaces and containers get); never ``lo``, ``ifb`` or ``dummy`` (``IFF_NOARP``), tunnels or
 stacked links; ``BOOTIF=`` narrows it to the link with that MAC. Bond slaves and bridge ports are
 configured through their master.
 """
@@ -139,7 +140,7 @@ def is_nic(link: LinkInfo) -> bool:
     """A link backed by a device, or one end of a veth pair (see the module docstring)."""
     if link.ifname == "lo" or not link.mac or link.stacked:
         return False
-    return link.kind is None or link.kind == "veth"
+    return link.kind in (None, "veth", "ether")
 
 
 # --- building the plan -----------------------------------------------------------------------------

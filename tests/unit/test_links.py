@@ -131,3 +131,18 @@ def test_plan_cli_root_path(fake_links: None, capsys: pytest.CaptureFixture[str]
 def test_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_which_links_are_nics(tmp_path: Path) -> None:
+    """A device behind it, or a device-less Ethernet link that does ARP (a veth end); never ifb/dummy
+    (IFF_NOARP), loopback or stacked links."""
+    from ibftkit.network.plan_cmdline import is_nic
+
+    make_link(tmp_path, "lo", mac="00:00:00:00:00:00", ifindex=1, operstate="unknown")
+    make_link(tmp_path, "eth0", mac="52:54:00:12:34:00", ifindex=2, device="sys/devices/pci0000:00/0000:00:03.0")
+    make_link(tmp_path, "ifb0", mac="e2:db:aa:3d:f4:ff", ifindex=3)
+    make_link(tmp_path, "c0", mac="02:aa:bb:cc:dd:ee", ifindex=4)
+    make_link(tmp_path, "eth0.7", mac="52:54:00:12:34:00", ifindex=5, devtype="vlan")
+    (tmp_path / "sys/devices/virtual/net/ifb0/flags").write_text("0x1082\n")  # BROADCAST|NOARP|…
+    (tmp_path / "sys/devices/virtual/net/c0/flags").write_text("0x1003\n")
+    assert [x.ifname for x in list_links(tmp_path) if is_nic(x)] == ["eth0", "c0"]
