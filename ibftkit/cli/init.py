@@ -242,8 +242,7 @@ def find(args: argparse.Namespace, cl: Any, opts: Any, log: Any, links: Any) -> 
 
 def run(args: argparse.Namespace, cl: Any, log: Any, state: dict[str, int], phases: Any, links: Any) -> int:
     """One run: source → plan → network → login (``--dry-run``: source → plan, printed)."""
-    from ..infra.errors import IscsiLoginError, UsageError
-    from ..infra.errors import NoBootConfig
+    from ..infra.errors import IscsiLoginError, NoBootConfig, UsageError
     from ..login import argv
     from ..network.plan_cmdline import plan_boot
     from .options import resolve

@@ -31,9 +31,10 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
-from ..infra.errors import IbftkitError, NetError, NoTableError
+from ..infra.errors import IbftkitError, NetError, NoBootConfig, NoTableError
+from ..infra.log import Logger
 from ..model import BootConfig, ChapType, Initiator, Nic, Origin, Secret, Target, TargetFlags
 from .cmdline import Cmdline, DebianTarget
 
