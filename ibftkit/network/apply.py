@@ -281,8 +281,8 @@ class _Applier:
     def run(self, step: Step) -> str:
         """Carry out one step; the handler is chosen by the step's type (``HANDLERS``)."""
         handler = HANDLERS.get(type(step))
-        if handler is None:
-            raise TypeError(f"no handler for plan step {type(step).__name__}")
+        if handler is None:  # a step this build plans but cannot carry out: one line, nothing half-done
+            raise _StepFailed(f"{step.kind} is not applied by this build of ibftkit")
         return handler(self, step)
 
     def _link_up(self, step: LinkUp) -> str:
@@ -345,6 +345,8 @@ class _Applier:
         return f"added {iface} to {ifname}"
 
     def _run_dhcp(self, step: RunDhcp) -> str:
+        if step.family != 4:  # never DHCPv4 in place of DHCPv6 (the DHCPv6 apply replaces this)
+            raise _StepFailed("DHCPv6 is not applied by this build of ibftkit (DHCPv4 is not asked instead)")
         try:
             from ..sources import dhcp
             acquire = dhcp.acquire_lease

@@ -160,3 +160,4 @@ def test_json_needs_dry_run(tmp_path: Path) -> None:
     with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()) as err:
         code = main(["--json", "--ibft", str(CHAP), "--cmdline", str(tmp_path / "cmdline"), "--kmsg", "none"])
     assert code == 2 and "--json: only with --dry-run" in err.getvalue()
+
