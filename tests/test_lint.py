@@ -44,3 +44,20 @@ def test_no_module_over_the_line_limit() -> None:
     long = {str(p.relative_to(ROOT)): n for p in sorted((ROOT / "ibftkit").rglob("*.py"))
             if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
     assert not long, f"modules over {MAX_MODULE_LINES} lines: {long}"
+
+
+def test_package_init_files_import_nothing() -> None:
+    """Importing a package costs only its docstring (``ibftkit-init``'s start-up): every
+    ``__init__.py`` holds a docstring and at most constants, except the two small facades that import
+    their light submodules (the renderer registry; the DHCP source's lazy entry points)."""
+    import ast
+
+    facades = {"render/__init__.py", "sources/dhcp/__init__.py"}
+    heavy = []
+    for p in sorted((ROOT / "ibftkit").rglob("__init__.py")):
+        rel = str(p.relative_to(ROOT / "ibftkit"))
+        body = ast.parse(p.read_text()).body
+        if rel not in facades and any(isinstance(n, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef))
+                                      for n in body):
+            heavy.append(rel)
+    assert heavy == []
