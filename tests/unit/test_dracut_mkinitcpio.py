@@ -59,8 +59,9 @@ def _parse_hook(tmp_path: Path, cmdline: str, *, dracut_iscsi: bool) -> tuple[st
     hookdir = tmp_path / "hooks"
     (hookdir / "initqueue" / "finished").mkdir(parents=True)
     script = (MODULE / "parse-ibftkit.sh").read_text()
-    script = script.replace(". /usr/lib/ibftkit/ibftkit-functions", f". {FUNCTIONS}")
+    # /tmp/ first: the checkout itself may live under /tmp (CI clones anywhere).
     script = script.replace("/tmp/", f"{tmp_path}/").replace("/sbin/iscsiroot", str(tmp_path / "iscsiroot"))
+    script = script.replace(". /usr/lib/ibftkit/ibftkit-functions", f". {FUNCTIONS}")
     if dracut_iscsi:
         (tmp_path / "iscsiroot").write_text("#!/bin/sh\n")
         (tmp_path / "iscsiroot").chmod(0o755)
