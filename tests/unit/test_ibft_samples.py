@@ -36,6 +36,16 @@ def case_id(table: Path) -> str:
     return str(table.relative_to(FIXTURES).with_suffix(""))
 
 
+def test_every_fixture_family_has_its_provenance() -> None:
+    """Each table in fixtures/ibft belongs to a family that PROVENANCE.md describes."""
+    text = (FIXTURES / "PROVENANCE.md").read_text()
+    families = {p.name.split("-", 2)[0] + "-" + p.name.split("-", 2)[1] if p.name.startswith("ipxe-")
+                else p.name.split("-", 1)[0] for p in FIXTURES.glob("*.bin")}
+    assert {"ibftkit", "broken", "ipxe-bios", "ipxe-uefi"} <= families, families
+    missing = [f for f in sorted(families) if f"`{f}-*`" not in text]
+    assert not missing, f"fixtures/ibft/PROVENANCE.md does not say where these come from: {missing}"
+
+
 def test_every_sample_is_here() -> None:
     """The samples directory holds exactly the four tables, each with both views and its provenance."""
     assert (SAMPLES / "PROVENANCE.md").is_file()
