@@ -240,17 +240,12 @@ def find(args: argparse.Namespace, cl: Any, opts: Any, log: Any, links: Any) -> 
                        links=_links_getter(args), raised=links)
 
 
-def run(args: argparse.Namespace, cl: Any, log: Any, state: dict[str, int], phases: Any, links: Any) -> int:
-    """One run: source → plan → network → login (``--dry-run``: source → plan, printed)."""
-    from ..infra.errors import IscsiLoginError, NoBootConfig, UsageError
-    from ..login import argv
-    from ..network.plan_cmdline import plan_boot
-    from .options import resolve
+def _check_args(args: argparse.Namespace) -> None:
+    """What argparse cannot say: --json/--links only with --dry-run; a valid --initiator-name."""
+    from ..infra.errors import UsageError
 
-    opts = resolve(args, cl)
     if (args.json or args.links) and not args.dry_run:
         raise UsageError(f"{'--json' if args.json else '--links'}: only with --dry-run")
-    params = [argv.parse_param(p) for p in opts.params]
     if args.initiator_name:
         from ..iscsiname import validate_iscsi_name
 
@@ -258,15 +253,39 @@ def run(args: argparse.Namespace, cl: Any, log: Any, state: dict[str, int], phas
             validate_iscsi_name(args.initiator_name)
         except ValueError as e:
             raise UsageError(f"--initiator-name: {e}") from None
+
+
+def _would_dhcp(args: argparse.Namespace, cl: Any, opts: Any, log: Any, found: Any) -> int:
+    """A dry run whose boot configuration needs a DHCP lease: where DHCP would run, and the plan of
+    the command line's own network words."""
+    from .init_dryrun import print_would_dhcp
+
+    words_plan = None
+    if cl.has_network_words:
+        from ..network.plan_cmdline import plan_for_cmdline
+
+        words_plan = plan_for_cmdline(cl, _links_getter(args)(), interfaces=opts.interfaces,
+                                      set_hostname=not args.no_hostname)
+    return print_would_dhcp(found, cl, log, json_out=args.json, words_plan=words_plan)
+
+
+def run(args: argparse.Namespace, cl: Any, log: Any, state: dict[str, int], phases: Any, links: Any) -> int:
+    """One run: source → plan → network → login (``--dry-run``: source → plan, printed)."""
+    from ..infra.errors import IscsiLoginError, NoBootConfig
+    from ..login import argv
+    from ..network.plan_cmdline import plan_boot
+    from .options import resolve
+
+    opts = resolve(args, cl)
+    _check_args(args)
+    params = [argv.parse_param(p) for p in opts.params]
     if not args.json:
         for w in cl.warnings:
             log.warning(w)
     phases.begin("source")
     found = find(args, cl, opts, log, links)
     if found.config is None:  # a dry run that needs DHCP to go on
-        from .init_dryrun import print_would_dhcp
-
-        return print_would_dhcp(found, cl, log, json_out=args.json)
+        return _would_dhcp(args, cl, opts, log, found)
     cfg = found.config
     log.add_secrets(cfg.secrets())
     if not args.dry_run:  # the dry run prints these on stdout

@@ -82,15 +82,19 @@ def dry_run(cfg: Any, found: Any, cl: Any, backend: Any, order: list[Any], *, op
     return EXIT_OK
 
 
-def print_would_dhcp(found: Any, cl: Any, log: Any, *, json_out: bool) -> int:
-    """A dry run whose answer needs a DHCP lease: say where DHCP would run."""
+def print_would_dhcp(found: Any, cl: Any, log: Any, *, json_out: bool, words_plan: Any = None) -> int:
+    """A dry run whose answer needs a DHCP lease: say where DHCP would run. ``words_plan``: the plan of
+    the command line's own network words (``ibftkit plan --cmdline``), when it has any."""
     out = sys.stdout
     if json_out:
         doc = {"version": 1, "source": found.source, "warnings": [log.line(w) for w in cl.warnings],
-               "plan": None, "logins": [], "would_dhcp_on": list(found.would_dhcp_on)}
+               "plan": words_plan.to_dict() if words_plan is not None else None, "logins": [],
+               "would_dhcp_on": list(found.would_dhcp_on)}
         out.write(log.redact(json.dumps(doc, indent=2, sort_keys=True)) + "\n")
         return EXIT_OK
     out.write(f"source: {found.describe()}\n")
+    if words_plan is not None:
+        out.write(words_plan.render_text())
     out.write(f"would run DHCP on: {', '.join(found.would_dhcp_on) or '(no interface)'}\n")
-    out.write("the network plan and the login commands depend on the lease\n")
+    out.write("the boot target's network plan and the login commands depend on the lease\n")
     return EXIT_OK
