@@ -456,6 +456,13 @@ class TargetPath:
         return self.gateway is None
 
 
+def gateway_needs_onlink_route(gw: IPAddress, iface: ipaddress.IPv4Interface | ipaddress.IPv6Interface) -> bool:
+    """The gateway lies outside the NIC's prefix (a /32 lease with a gateway elsewhere, common on
+    cloud bare metal) and is not link-local: the kernel refuses ``via <gw>`` ("Network is
+    unreachable") until an on-link route to the gateway itself exists."""
+    return gw not in iface.network and not gw.is_link_local
+
+
 def target_path(nic: Nic, target: Target) -> TargetPath | str:
     """The route to ``target`` through ``nic``, or one line saying why there is none.
 
@@ -485,7 +492,8 @@ def target_path(nic: Nic, target: Target) -> TargetPath | str:
     gw = nic.gateway_address
     if gw is None:
         return f"{who} {ip} is outside NIC[{nic.index}]'s subnet {iface.network} and NIC[{nic.index}] has no gateway"
-    return TargetPath(dst, nic.index, gw, iface.ip, gateway_onlink=gw not in iface.network)
+    return TargetPath(dst, nic.index, gw, iface.ip, gateway_onlink=gateway_needs_onlink_route(gw, iface))
+
 
 
 @dataclasses.dataclass(frozen=True)

@@ -36,7 +36,20 @@ from .links import LinkInfo
 from .linkup import IFF_UP, wait_carrier
 from .linkup import lower_links as lower_links  # re-exported: the undo of raise_links
 from .linkup import raise_links as raise_links
-from .plan import AddAddress, AddRoute, CreateVlan, LinkUp, NetPlan, RunDhcp, SetDns, SetHostname, Step, WaitCarrier
+from .plan import (
+    AddAddress,
+    AddRoute,
+    CreateVlan,
+    LinkUp,
+    NetPlan,
+    RunDhcp,
+    SetDns,
+    SetHostname,
+    SetSysctl,
+    Step,
+    WaitCarrier,
+)
+from .sysctl import write_sysctl
 
 IFF_LOWER_UP = 0x10000
 IFA_F_NODAD = 0x02
@@ -132,6 +145,19 @@ class FileWritten(Change):
             Path(self.path).unlink(missing_ok=True)
         else:
             write_atomic(Path(self.path), self.previous)
+
+
+@dataclasses.dataclass(frozen=True)
+class SysctlSet(Change):
+    """A per-interface sysctl this run changed (``SetSysctl``): its previous value back."""
+
+    what: str
+    path: str
+    previous: str
+    netns: str | None = None
+
+    def undo(self, ipr: Netlink) -> None:
+        write_sysctl(self.path, self.previous, self.netns)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -259,8 +285,10 @@ def list_links(netns: str | None = None) -> list[LinkInfo]:
 
 class _Applier:
     def __init__(self, ipr: Netlink, result: ApplyResult, *, resolv_conf: str, carrier_timeout: float,
-                 progress: Progress | None, raised: Sequence[str] = (), dhcp_timeout: float = 30.0) -> None:
+                 progress: Progress | None, raised: Sequence[str] = (), dhcp_timeout: float = 30.0,
+                 netns: str | None = None) -> None:
         self.ipr = ipr
+        self.netns = netns
         self.dhcp_timeout = dhcp_timeout
         self.raised = frozenset(raised)
         self._indexes: dict[str, int] = {}
@@ -384,10 +412,25 @@ class _Applier:
         kw: dict[str, Any] = {"dst": f"{dst}/{plen}", "oif": index, "table": RT_TABLE_MAIN}
         if gw is not None:
             kw["gateway"] = gw
+        if step.source is not None:
+            kw["prefsrc"] = str(step.source)
         self.ipr.route("replace" if previous else "add", **kw)
-        what = f"route {step.dst}{'' if gw is None else ' via ' + gw} dev {step.ifname}"
+        src = "" if step.source is None else f" src {step.source}"
+        what = f"route {step.dst}{'' if gw is None else ' via ' + gw} dev {step.ifname}{src}"
         self.record(RouteSet(("replaced " if previous else "added ") + what, family, kw, previous))
         return ("replaced " if previous else "added ") + what
+
+    def _set_sysctl(self, step: SetSysctl) -> str:
+        self.index(step.ifname)  # the link must exist (a clear error if not)
+        try:
+            before = write_sysctl(step.path, str(step.value), self.netns)
+        except OSError as e:
+            raise _StepFailed(f"cannot set {step.path}: {getattr(e, 'strerror', None) or e}") from None
+        name = f"net.ipv4.conf.{step.ifname}.{step.key}"
+        if before == str(step.value):
+            return f"{name} already {step.value}"
+        self.record(SysctlSet(f"set {name} = {step.value}", step.path, before, self.netns))
+        return f"set {name} = {step.value} (was {before})"
 
     def _set_dns(self, step: SetDns) -> str:
         path = Path(os.path.realpath(self.resolv_conf))
@@ -423,6 +466,7 @@ HANDLERS: dict[type[Step], Callable[[_Applier, Any], str]] = {
     AddRoute: _Applier._add_route,
     SetDns: _Applier._set_dns,
     SetHostname: _Applier._set_hostname,
+    SetSysctl: _Applier._set_sysctl,
 }
 
 
@@ -467,7 +511,7 @@ def apply_plan(plan: NetPlan, *, resolv_conf: str = "/etc/resolv.conf", carrier_
     ipr = _open(netns)
     try:
         applier = _Applier(ipr, result, resolv_conf=resolv_conf, carrier_timeout=carrier_timeout,
-                           progress=progress, raised=raised, dhcp_timeout=dhcp_timeout)
+                           progress=progress, raised=raised, dhcp_timeout=dhcp_timeout, netns=netns)
         for n, step in enumerate(plan.steps, 1):
             try:
                 line = applier.run(step)

@@ -14,9 +14,11 @@ out. The rules follow what open-iscsi's ``iscsistart -N`` does (``usr/iscsi_net_
   applied as given unless ``dhcp_rerun`` asks DHCP again;
 - one default route via the gateway (offset 24), for the boot NIC only (the NIC of the first
   boot-selected target), never twice;
-- one host route (/32 or /128) per target whose address is outside its NIC's subnet, via that
-  NIC's gateway and out of the NIC the target's ``nic_assoc`` names, so that two NICs to one
-  storage array are two independent paths (dm-multipath); on-link targets need none;
+- one host route (/32 or /128) per target out of the NIC the target's ``nic_assoc`` names, ``dev``
+  on-link and via that NIC's gateway off-link, with the NIC's address as source, so that two NICs
+  to one storage array are two independent paths (dm-multipath); a gateway outside the NIC's
+  prefix (/32) gets an on-link route first; NICs sharing an IPv4 subnet get ``arp_ignore=1`` and
+  ``arp_announce=2``;
 - DNS servers (offsets 40, 56) into resolv.conf, and the NIC's host name when one is given.
 """
 
@@ -29,7 +31,17 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ..infra.errors import NetError
-from ..model import BootConfig, IPAddress, Nic, Target, is_null_ip, normalize_mac
+from ..model import (
+    BootConfig,
+    IPAddress,
+    Nic,
+    Target,
+    TargetPath,
+    gateway_needs_onlink_route,
+    is_null_ip,
+    normalize_mac,
+    target_path,
+)
 from .links import LinkInfo, by_mac
 
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
@@ -149,6 +161,7 @@ class AddRoute(Step):
     gateway: IPAddress | None
     ifname: str
     reason: str = ""
+    source: IPAddress | None = None  # the preferred source (``ip route … src``): the NIC's address
 
     @property
     def is_default(self) -> bool:
@@ -159,8 +172,28 @@ class AddRoute(Step):
         if self.is_default and self.dst.version == 6:
             dst = "default (::/0)"
         via = f" via {self.gateway}" if self.gateway is not None else ""
+        src = f" src {self.source}" if self.source is not None else ""
         why = f" ({self.reason})" if self.reason else ""
-        return f"add route {dst}{via} dev {self.ifname}{why}"
+        return f"add route {dst}{via} dev {self.ifname}{src}{why}"
+
+
+@dataclasses.dataclass(frozen=True)
+class SetSysctl(Step):
+    """Set one per-interface IPv4 sysctl (``net.ipv4.conf.<if>.<key>``); undone with the rest."""
+
+    kind: ClassVar[str] = "set_sysctl"
+    ifname: str
+    key: str
+    value: int
+    reason: str = ""
+
+    @property
+    def path(self) -> str:
+        return f"/proc/sys/net/ipv4/conf/{self.ifname}/{self.key}"
+
+    def describe(self) -> str:
+        why = f" ({self.reason})" if self.reason else ""
+        return f"set net.ipv4.conf.{self.ifname}.{self.key} = {self.value}{why}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -265,6 +298,7 @@ class _NicState:
     l3: str  # the link that carries the address: the NIC's link or its VLAN link
     iface: IPInterface | None
     gateway: IPAddress | None
+    rerun: bool = False  # the address comes from a new DHCP lease: the firmware's is no source
 
 
 def _interface(nic: Nic) -> IPInterface | None:
@@ -286,9 +320,9 @@ def _gateway(nic: Nic, iface: IPInterface | None, notes: list[str]) -> IPAddress
     if iface is not None and gw.version != iface.version:
         notes.append(f"NIC[{nic.index}]: gateway {gw} is not the family of {iface}: ignored")
         return None
-    if iface is not None and gw not in iface.network:
-        notes.append(f"NIC[{nic.index}]: gateway {gw} is outside {iface.network}: the kernel will "
-                     "refuse routes through it (Network is unreachable)")
+    if iface is not None and gateway_needs_onlink_route(gw, iface):
+        notes.append(f"NIC[{nic.index}]: gateway {gw} is outside {iface.network}: reached by an on-link "
+                     "host route first (the kernel refuses a route via it otherwise)")
     return gw
 
 
@@ -383,50 +417,82 @@ def rule_address(nic: Nic, l3: str, iface: IPInterface | None, *, dhcp_rerun: bo
     return steps, notes
 
 
+def _onlink_gateway_route(st: _NicState) -> list[Step]:
+    """An on-link host route to the NIC's gateway when it lies outside the NIC's prefix (a /32
+    lease); the kernel accepts a route via the gateway only after it."""
+    gw, iface = st.gateway, st.iface
+    if gw is None or iface is None or st.rerun or not gateway_needs_onlink_route(gw, iface):
+        return []
+    dst = ipaddress.ip_network(f"{gw}/{gw.max_prefixlen}")
+    return [AddRoute(dst, None, st.l3, f"gateway of NIC[{st.nic.index}] is outside {iface.network}", iface.ip)]
+
+
 def rule_default_route(boot: _NicState | None) -> RuleResult:
-    """Default route: one, via the boot NIC's gateway (iBFT 1.03 NIC offset 24), out of its link."""
+    """Default route: one, via the boot NIC's gateway (iBFT 1.03 NIC offset 24), out of its link,
+    after an on-link route to that gateway when it lies outside the NIC's prefix."""
     if boot is None:
         return [], []
     if boot.gateway is None:
         return [], [f"boot NIC[{boot.nic.index}] has no gateway: no default route"]
     dst = ipaddress.ip_network("0.0.0.0/0" if boot.gateway.version == 4 else "::/0")
-    return [AddRoute(dst, boot.gateway, boot.l3, f"boot NIC[{boot.nic.index}]")], []
+    return [*_onlink_gateway_route(boot), AddRoute(dst, boot.gateway, boot.l3, f"boot NIC[{boot.nic.index}]")], []
 
 
 def rule_host_routes(targets: Sequence[Target], states: dict[int, _NicState]) -> RuleResult:
-    """Host routes: one /32 or /128 per target outside its NIC's subnet, via that NIC's gateway and
-    out of its link (two NICs to one array stay two paths); none for on-link targets. Raises
-    ``NetError`` for a family mismatch or an off-subnet target whose NIC has no gateway."""
+    """Host routes: one /32 or /128 to every target out of the link of the NIC its ``nic_assoc``
+    names (``ibftkit.model.target_path``, the rule of open-iscsi's ``iscsistart -N``,
+    ``usr/iscsi_net_util.c``): ``dev <nic>`` on-link, ``via <gateway>`` off-link, with the NIC's
+    address as the source, so that two NICs on one subnet stay two paths (dm-multipath) and no
+    other link on that subnet carries a session. Raises ``NetError`` for a family mismatch or an
+    off-subnet target whose NIC has no gateway."""
     notes: list[str] = []
     routes: dict[IPNetwork, AddRoute] = {}
     for t in targets:
         st = states[t.nic_index]
         who = f"target[{t.index}]"
-        if t.ip_address is None:
-            notes.append(f"{who}: server {t.server_name!r} is a name, not an address: no host route")
+        if t.ip_address is None or st.iface is None:
+            notes.append(f"{target_path(st.nic, t)}: no host route")
             continue
-        ip = t.ip_address
-        if st.iface is None:
-            notes.append(f"{who} {ip}: NIC[{st.nic.index}] has no address to judge on-link: no host route")
-            continue
-        if ip.version != st.iface.version:
-            raise NetError(f"{who} {ip} is IPv{ip.version} but its NIC[{st.nic.index}] address "
-                           f"{st.iface} is IPv{st.iface.version}")
-        if ip in st.iface.network:
-            notes.append(f"{who} {ip} is on-link on {st.l3} ({st.iface.network}): no host route")
-            continue
-        if st.gateway is None:
-            raise NetError(f"{who} {ip} is outside NIC[{st.nic.index}]'s subnet {st.iface.network} "
-                           f"and NIC[{st.nic.index}] has no gateway")
-        dst = ipaddress.ip_network(f"{ip}/{ip.max_prefixlen}")
-        route = AddRoute(dst, st.gateway, st.l3, f"{who} is off NIC[{st.nic.index}]'s subnet {st.iface.network}")
-        old = routes.get(dst)
-        if old is None:
-            routes[dst] = route
-        elif (old.gateway, old.ifname) != (route.gateway, route.ifname):
-            notes.append(f"{who} {ip}: already routed via {old.gateway} dev {old.ifname}; a second path "
-                         f"dev {route.ifname} to the same address needs policy routing: not added")
+        path = target_path(st.nic, t)
+        if isinstance(path, str):
+            raise NetError(path)
+        for route in _path_routes(path, st, who):
+            old = routes.get(route.dst)
+            if old is None:
+                routes[route.dst] = route
+            elif (old.gateway, old.ifname) != (route.gateway, route.ifname):
+                notes.append(f"{who} {t.ip_address}: already routed via {old.gateway} dev {old.ifname}; a second "
+                             f"path dev {route.ifname} to the same address needs policy routing: not added")
     return list(routes.values()), notes
+
+
+def _path_routes(path: TargetPath, st: _NicState, who: str) -> list[AddRoute]:
+    src = None if st.rerun else path.source
+    if path.on_link:
+        net = "link-local" if path.dst.network_address.is_link_local else f"on-link in {st.iface}"
+        return [AddRoute(path.dst, None, st.l3, f"{who} is {net}", src)]
+    first = [r for r in _onlink_gateway_route(st) if isinstance(r, AddRoute)]
+    return [*first, AddRoute(path.dst, path.gateway, st.l3, f"{who} is off NIC[{st.nic.index}]'s subnet", src)]
+
+
+def rule_arp(states: dict[int, _NicState]) -> RuleResult:
+    """ARP on NICs that share an IPv4 subnet: ``arp_ignore=1`` (answer only for addresses on the
+    incoming link) and ``arp_announce=2`` (ask with the outgoing link's own address) on each, so
+    that a target learns each NIC's own MAC and a session's replies come back through the NIC it
+    left by (Linux ``Documentation/networking/ip-sysctl.rst``; without them any NIC answers for
+    every address, "ARP flux")."""
+    nets: dict[str, IPInterface] = {}
+    for st in states.values():
+        if st.iface is not None and st.iface.version == 4 and not st.rerun:
+            nets.setdefault(st.l3, st.iface)
+    shared = sorted({a for a, ia in nets.items() for b, ib in nets.items()
+                     if a != b and ia.network.overlaps(ib.network)})
+    steps: list[Step] = []
+    for l3 in shared:
+        why = f"{l3} shares {nets[l3].network} with " + ", ".join(
+            b for b in shared if b != l3 and nets[b].network.overlaps(nets[l3].network))
+        steps += [SetSysctl(l3, "arp_ignore", 1, why), SetSysctl(l3, "arp_announce", 2, why)]
+    return steps, []
 
 
 def rule_dns(ordered: Sequence[_NicState]) -> RuleResult:
@@ -478,13 +544,14 @@ def plan_network(cfg: BootConfig, *, links: Sequence[LinkInfo], dhcp_rerun: bool
         more, why = rule_address(nic, l3, iface, dhcp_rerun=dhcp_rerun, addressed=addressed)
         steps += more
         notes += why
-        states[nic.index] = _NicState(nic, link, l3, iface, _gateway(nic, iface, notes))
+        states[nic.index] = _NicState(nic, link, l3, iface, _gateway(nic, iface, notes),
+                                      rerun=dhcp_rerun and nic.is_dhcp)
 
     boot_t = _boot_target(targets)
     boot = states.get(boot_t.nic_index) if boot_t else (next(iter(states.values())) if states else None)
     ordered = ([boot] if boot else []) + [s for s in states.values() if s is not boot]
-    for more, why in (rule_default_route(boot), rule_host_routes(targets, states), rule_dns(ordered),
+    for more, why in (rule_arp(states), rule_default_route(boot), rule_host_routes(targets, states), rule_dns(ordered),
                       rule_hostname(ordered, set_hostname=set_hostname)):
-        steps += more
+        steps += [s for s in more if not (isinstance(s, AddRoute) and s in steps)]
         notes += why
     return NetPlan(tuple(steps), tuple(notes), cfg.source)

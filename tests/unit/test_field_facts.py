@@ -177,7 +177,8 @@ def test_same_mac_different_vlans_are_two_interfaces() -> None:
     ("192.0.2.20", 31, "192.0.2.21", "198.51.100.10", ("198.51.100.10/32", "192.0.2.21", False)),
     ("192.0.2.20", 32, "192.0.2.1", "198.51.100.10", ("198.51.100.10/32", "192.0.2.1", True)),  # /32 lease
     ("192.0.2.20", 32, "192.0.2.1", "192.0.2.10", ("192.0.2.10/32", "192.0.2.1", True)),
-    ("2001:db8::20", 128, "fe80::1", "2001:db8:1::10", ("2001:db8:1::10/128", "fe80::1", True)),
+    ("2001:db8::20", 128, "fe80::1", "2001:db8:1::10", ("2001:db8:1::10/128", "fe80::1", False)),
+    ("2001:db8::20", 128, "2001:db8::1", "2001:db8:1::10", ("2001:db8:1::10/128", "2001:db8::1", True)),
     ("2001:db8::20", 64, "2001:db8::1", "2001:db8::10", ("2001:db8::10/128", None, False)),
     ("fe80::5054:ff:fe12:3400", 64, None, "fe80::5054:ff:fe12:3401",
      ("fe80::5054:ff:fe12:3401/128", None, False)),                                          # link-local
@@ -245,3 +246,34 @@ def test_field_12_link_local_portal_renders_say_the_zone() -> None:
     c = decode_table((FIELD / "12-link-local" / "link-local.bin").read_bytes())
     for fmt in ("dracut", "kickstart"):
         assert "fe80::5054:ff:fe12:3401%" in render(c, fmt)
+
+
+# --- the plan: every path through the NIC the firmware named ----------------------------------------
+
+
+def test_field_06_plan_routes_each_target_through_its_own_nic_with_arp_settings() -> None:
+    from ibftkit.network.links import LinkInfo
+    from ibftkit.network.plan import AddRoute, SetSysctl, plan_network
+
+    c = decode_table((FIELD / "06-same-subnet" / "same-subnet.bin").read_bytes())
+    links = [LinkInfo("pxe0", "52:54:00:12:34:99", 2), LinkInfo("eth0", "52:54:00:12:34:00", 3),
+             LinkInfo("eth1", "52:54:00:12:34:01", 4)]
+    plan = plan_network(c, links=links)
+    text = plan.describe()
+    assert any(d.startswith("add route 192.0.2.10/32 dev eth0 src 192.0.2.20") for d in text)
+    assert any(d.startswith("add route 192.0.2.11/32 dev eth1 src 192.0.2.21") for d in text)
+    hosts = [s for s in plan.steps if isinstance(s, AddRoute) and not s.is_default]
+    assert all(r.gateway is None for r in hosts) and "pxe0" not in plan.interfaces()
+    sysctls = {(s.ifname, s.key, s.value) for s in plan.steps if isinstance(s, SetSysctl)}
+    assert sysctls == {("eth0", "arp_ignore", 1), ("eth0", "arp_announce", 2),
+                       ("eth1", "arp_ignore", 1), ("eth1", "arp_announce", 2)}
+
+
+def test_nics_on_different_subnets_get_no_arp_settings() -> None:
+    from ibftkit.network.links import LinkInfo
+    from ibftkit.network.plan import SetSysctl, plan_network
+
+    c = cfg((nic(0), nic(1, ip="198.51.100.21", gw="198.51.100.1", mac="52:54:00:12:34:01")),
+            (target(0), target(1, "198.51.100.10", 1, TargetFlags.VALID)))
+    links = [LinkInfo("eth0", "52:54:00:12:34:00", 3), LinkInfo("eth1", "52:54:00:12:34:01", 4)]
+    assert not [s for s in plan_network(c, links=links).steps if isinstance(s, SetSysctl)]

@@ -111,7 +111,7 @@ def test_plan_cli_root_path(fake_links: None, capsys: pytest.CaptureFixture[str]
         "  2. wait for carrier on eth1",
         "  3. add address 10.98.0.2/24 to eth1 (NIC[0])",
         "  4. add route default via 10.98.0.1 dev eth1 (boot NIC[0])",
-        "  5. add route 10.77.0.7/32 via 10.98.0.1 dev eth1 (target[0] is off NIC[0]'s subnet 10.98.0.0/24)",
+        "  5. add route 10.77.0.7/32 via 10.98.0.1 dev eth1 src 10.98.0.2 (target[0] is off NIC[0]'s subnet)",
         "  6. write resolv.conf with nameserver 10.98.0.53",
         "  7. set hostname boot1",
     ]

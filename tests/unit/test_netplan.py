@@ -59,9 +59,10 @@ def test_one_nic_target_on_link() -> None:
         WaitCarrier("eth0"),
         AddAddress("eth0", ipaddress.ip_interface("10.99.0.2/24"), 0),
         AddRoute(ipaddress.ip_network("0.0.0.0/0"), parse_ip("10.99.0.1"), "eth0", "boot NIC[0]"),
+        AddRoute(ipaddress.ip_network("10.99.0.1/32"), None, "eth0", "target[0] is on-link in 10.99.0.2/24",
+                 parse_ip("10.99.0.2")),
         SetDns((ipaddress.ip_address("10.99.0.53"),)),
     )
-    assert any("on-link" in n and "no host route" in n for n in plan.notes)
 
 
 def test_target_off_subnet_gets_host_route_via_gateway() -> None:
@@ -175,13 +176,16 @@ def test_off_subnet_target_without_gateway_is_an_error() -> None:
 @pytest.mark.parametrize("gw", [None, "0.0.0.0", "255.255.255.255"])
 def test_null_gateways_give_no_default_route(gw: str | None) -> None:
     plan = plan_network(cfg((nic(gw=gw),), (target("10.99.0.1"),)), links=LINKS)
-    assert routes(plan) == []
+    assert not [r for r in routes(plan) if r.is_default or r.gateway is not None]
     assert any("no default route" in n for n in plan.notes)
 
 
 def test_gateway_outside_subnet_is_planned_with_a_warning() -> None:
     plan = plan_network(cfg((nic(gw="172.16.0.1"),), (target("10.50.0.1"),)), links=LINKS)
-    assert len(routes(plan)) == 2
+    assert [r.describe().split(" (")[0] for r in routes(plan)] == [
+        "add route 172.16.0.1/32 dev eth0 src 10.99.0.2",  # the gateway on-link first
+        "add route default via 172.16.0.1 dev eth0",
+        "add route 10.50.0.1/32 via 172.16.0.1 dev eth0 src 10.99.0.2"]
     assert any("172.16.0.1 is outside 10.99.0.0/24" in n for n in plan.notes)
 
 
@@ -292,7 +296,7 @@ def test_sample_three_target_table(samples_dir) -> None:  # type: ignore[no-unty
     links = [LinkInfo("eth0", "52:54:00:12:34:00", 2), LinkInfo("eth1", "52:54:00:12:34:01", 3)]
     plan = plan_network(c, links=links)
     hosts = sorted(str(r.dst) for r in routes(plan) if not r.is_default)
-    assert hosts == ["192.168.51.1/32", "192.168.52.1/32"]  # every nic_assoc is 0: all out of eth0
+    assert hosts == ["192.168.50.1/32", "192.168.51.1/32", "192.168.52.1/32"]  # every nic_assoc is 0: eth0
     assert {r.ifname for r in routes(plan)} == {"eth0"}
 
 
@@ -322,15 +326,16 @@ def test_route_rules_hold_for_any_table(c: BootConfig) -> None:
     rs = routes(plan)
     assert len([r for r in rs if r.is_default]) <= 1
     assert len({r.dst for r in rs}) == len(rs)  # nothing planned twice
-    off: dict[str, list[tuple[str, str]]] = {}  # target address -> (ifname, gateway) of its off-subnet NICs
+    paths: dict[str, list[tuple[str, str]]] = {}  # target address -> (ifname, gateway) of the NICs naming it
     for t in c.targets:
         n = c.nic_for(t)
         assert n is not None and n.interface is not None
-        if t.ip_address not in n.interface.network:
-            off.setdefault(str(t.ip_address), []).append((find_link(n, LINKS).ifname, str(n.gateway)))
+        gw = "None" if t.ip_address in n.interface.network else str(n.gateway)
+        paths.setdefault(str(t.ip_address), []).append((find_link(n, LINKS).ifname, gw))
     hosts = [r for r in rs if not r.is_default]
     for r in hosts:
         assert r.dst.prefixlen == 32
-        # out of the NIC of an off-subnet target with that address, via that NIC's gateway
-        assert (r.ifname, str(r.gateway)) in off[str(r.dst.network_address)]
-    assert {str(r.dst.network_address) for r in hosts} == set(off)  # every off-subnet target is pinned
+        # out of the NIC of a target with that address: dev on-link, via that NIC's gateway off-link
+        assert (r.ifname, str(r.gateway)) in paths[str(r.dst.network_address)]
+        assert r.source is not None and r.source in {n.ip_address for n in c.nics}
+    assert {str(r.dst.network_address) for r in hosts} == set(paths)  # every target is pinned
