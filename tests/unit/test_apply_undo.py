@@ -80,3 +80,11 @@ def test_every_step_type_has_a_handler() -> None:
 
     kinds = {c for c in vars(plan).values() if isinstance(c, type) and issubclass(c, Step) and c is not Step}
     assert kinds <= set(A.HANDLERS), sorted(k.__name__ for k in kinds - set(A.HANDLERS))
+
+
+def test_sysctl_change_writes_and_undoes_the_previous_value(tmp_path: Path) -> None:
+    f = tmp_path / "arp_ignore"
+    f.write_text("0\n")
+    assert A.write_sysctl(str(f), "1") == "0" and f.read_text() == "1\n"
+    A.SysctlSet("set net.ipv4.conf.eth0.arp_ignore = 1", str(f), "0").undo(Recorder())  # type: ignore[arg-type]
+    assert f.read_text() == "0\n"
