@@ -498,6 +498,15 @@ def source_order(ctx: _Context, explicit: ExplicitSource | None = None) -> list[
     return [_SOURCES[n](ctx) for n in order_names(ctx.cl)]
 
 
+def _holds(nic: Nic, ip: Any) -> bool:
+    """``nic``'s subnet holds ``ip`` (a NIC with no or an invalid address holds nothing)."""
+    try:
+        iface = nic.interface
+    except ValueError:
+        return False
+    return iface is not None and iface.version == ip.version and ip in iface.network
+
+
 def _append_cmdline_targets(found: Found, cl: Cmdline) -> Found:
     """Firmware and command line together: the command line's targets after the firmware's."""
     assert found.config is not None
@@ -506,9 +515,7 @@ def _append_cmdline_targets(found: Found, cl: Cmdline) -> Found:
     nic_index = cfg.boot_nic().index if cfg.boot_nic() is not None else 0  # type: ignore[union-attr]
     placed = []
     for t in extra:
-        on = next((n for n in cfg.nics if t.ip_address is not None and n.interface is not None
-                   and n.interface.version == t.ip_address.version
-                   and t.ip_address in n.interface.network), None)
+        on = next((n for n in cfg.nics if t.ip_address is not None and _holds(n, t.ip_address)), None)
         placed.append(dataclasses.replace(t, nic_index=on.index if on else nic_index))
     cfg = cfg.replace(targets=cfg.targets + tuple(placed), warnings=cfg.warnings + tuple(warnings))
     return found._replace(config=cfg, source=f"{found.source}+cmdline",

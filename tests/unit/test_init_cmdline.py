@@ -161,3 +161,20 @@ def test_json_needs_dry_run(tmp_path: Path) -> None:
         code = main(["--json", "--ibft", str(CHAP), "--cmdline", str(tmp_path / "cmdline"), "--kmsg", "none"])
     assert code == 2 and "--json: only with --dry-run" in err.getvalue()
 
+
+
+@pytest.mark.parametrize("name", ["cmdline-dhcp-mac", "cmdline-static-mac", "cmdline-static-mtu-mac"])
+def test_field_case_anaconda2834_boots(tmp_path: Path, name: str) -> None:
+    """The MTU and MAC fields of ip= (rhinstaller/anaconda PR 2834, dracutdevs/dracut PR 755): exit 0."""
+    line = (ROOT / "cmdline" / "anaconda2834-ip-mtu-macaddr" / f"{name}.txt").read_text().strip()
+    doc = as_json(tmp_path, line)
+    kinds = [s["step"] for s in doc["plan"]["steps"]]
+    if name == "cmdline-dhcp-mac":
+        assert "run_dhcp eth0" in steps(doc) and "add_address" not in kinds
+    else:
+        by = {s["step"]: s for s in doc["plan"]["steps"]}
+        assert by["add_address"]["address"] == "192.0.2.20/24" and by["add_address"]["ifname"] == "eth0"
+        assert (by["add_route"]["dst"], by["add_route"]["gateway"]) == ("0.0.0.0/0", "192.0.2.1")
+        assert by["set_hostname"]["hostname"] == "client1"
+        assert ("set_mtu" in kinds) == (name == "cmdline-static-mtu-mac")
+    assert [x["ifname"] for x in doc["logins"]] == ["eth0"]
