@@ -39,10 +39,14 @@ TAG = "@@ROOTFS"
 DRACUT_MODULES = "bash systemd systemd-initrd dracut-systemd base rootfs-block udev-rules fs-lib"
 DRACUT_DRIVERS = "e1000 ext4 sd_mod"
 # Images by kind: ibftkit's module alone (with the DHCP client); ibftkit's module and dracut's own
-# iscsi module with network-legacy (dracut's iBFT networking: ip=ibft / rd.iscsi.ibft).
+# iscsi module with network-legacy (dracut's iBFT networking: ip=ibft / rd.iscsi.ibft). Debian's
+# iscsid.service runs /lib/open-iscsi/startup-checks.sh first (ExecStartPre), which dracut 059's
+# 95iscsi does not copy (it copies the unit only): without it iscsid never starts in the initrd and
+# 95iscsi cannot log in, so the anchor image gets it too (dracut --install).
+DEBIAN_ISCSID_PRE = "/lib/open-iscsi/startup-checks.sh"
 DRACUT_IMAGES = {
     "ibftkit": ("--dhcp",),
-    "both": ("--add", "iscsi network-legacy"),
+    "both": ("--add", "iscsi network-legacy", "--install", DEBIAN_ISCSID_PRE),
 }
 ROOT_INIT = f"""#!/bin/busybox sh
 # The iSCSI root file system's init: say where we are, then power off.
