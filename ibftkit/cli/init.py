@@ -273,7 +273,6 @@ def run(args: argparse.Namespace, cl: Any, log: Any, state: dict[str, int], phas
     """One run: source → plan → network → login (``--dry-run``: source → plan, printed)."""
     from ..infra.errors import IscsiLoginError, NoBootConfig
     from ..login import argv
-    from ..network.plan_cmdline import plan_boot
     from .options import resolve
 
     opts = resolve(args, cl)
@@ -304,9 +303,15 @@ def run(args: argparse.Namespace, cl: Any, log: Any, state: dict[str, int], phas
     get_links = _links_getter(args)
 
     def make_plan() -> Any:
-        return plan_boot(cfg, found.source, cl, get_links(), interfaces=opts.interfaces,
-                         dhcp_rerun=opts.dhcp_rerun or found.dhcp_rerun, set_hostname=not args.no_hostname,
-                         lease_ifname=found.lease_ifname)
+        rerun = opts.dhcp_rerun or found.dhcp_rerun
+        if found.source != "cmdline" and not cl.has_network_words:  # the source's NICs alone
+            from ..network.plan import plan_network
+
+            return plan_network(cfg, links=get_links(), dhcp_rerun=rerun, set_hostname=not args.no_hostname)
+        from ..network.plan_cmdline import plan_boot
+
+        return plan_boot(cfg, found.source, cl, get_links(), interfaces=opts.interfaces, dhcp_rerun=rerun,
+                         set_hostname=not args.no_hostname, lease_ifname=found.lease_ifname)
 
     if args.dry_run:
         from .init_dryrun import dry_run

@@ -194,3 +194,14 @@ def load_links_file(path: str | os.PathLike[str]) -> list[LinkInfo]:
     except json.JSONDecodeError as e:
         raise ValueError(f"--links {path}: not JSON ({e.msg} at line {e.lineno})") from None
     return links_from_ip_json(data, where=f"--links {path}")
+
+
+def is_nic(link: LinkInfo) -> bool:
+    """Whether ``link`` is a NIC for "every NIC" (DHCP on every NIC, ``ip=dhcp``): a link backed by a
+    device — as dracut's ``modules.d/35network-legacy/net-genrules.sh`` matches ``DRIVERS=="?*"`` — or a
+    device-less Ethernet link that does ARP (a veth end: the cable namespaces and containers get);
+    never loopback, a link without a MAC, a stacked link (VLAN, bond, bridge) or ``ifb``/``dummy``
+    (``IFF_NOARP``, or their ``linkinfo.info_kind`` in ``ip -j -d link show``)."""
+    if link.ifname == "lo" or not link.mac or link.stacked:
+        return False
+    return link.kind in (None, "veth", "ether")

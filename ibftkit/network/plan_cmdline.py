@@ -34,7 +34,7 @@ from ..infra.errors import NetError
 from ..model import BootConfig
 from ..sources.cmdline import Cmdline
 from ..sources.cmdline_net import IPAddress, IPInterface, IPNetwork, IpWord
-from .links import LinkInfo
+from .links import LinkInfo, is_nic
 from .plan import (
     MAXNS,
     AddAddress,
@@ -134,13 +134,6 @@ class RenameLink(Step):
 
 
 # --- which links are NICs --------------------------------------------------------------------------
-
-
-def is_nic(link: LinkInfo) -> bool:
-    """A link backed by a device, or one end of a veth pair (see the module docstring)."""
-    if link.ifname == "lo" or not link.mac or link.stacked:
-        return False
-    return link.kind in (None, "veth", "ether")
 
 
 # --- building the plan -----------------------------------------------------------------------------

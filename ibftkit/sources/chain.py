@@ -245,7 +245,7 @@ def with_initiator(cfg: BootConfig, name: str | None) -> BootConfig:
 def dhcp_candidates(settings: Settings, cl: Cmdline, links: Sequence[Any]) -> list[str]:
     """``--interface``/``ibftkit.interface`` when given, else the ``BOOTIF=`` link, else the links
     ``ip=<dev>:dhcp`` names, else every NIC
-    (``network.plan_cmdline.is_nic``: a link backed by a device or a veth end; never ifb, dummy,
+    (``network.links.is_nic``: a link backed by a device or a veth end; never ifb, dummy,
     stacked links or loopback), in ifindex order."""
     if settings.interfaces:
         return list(settings.interfaces)
@@ -258,7 +258,7 @@ def dhcp_candidates(settings: Settings, cl: Cmdline, links: Sequence[Any]) -> li
     named = [w.device for w in cl.ip if w.device and "dhcp" in w.methods]
     if named:  # ip=<dev>:dhcp names where DHCP runs (dracut.cmdline(7))
         return [n for n in dict.fromkeys(named)]
-    from ..network.plan_cmdline import is_nic
+    from ..network.links import is_nic
 
     return [x.ifname for x in links if is_nic(x)]
 

@@ -136,7 +136,7 @@ def test_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixtu
 def test_which_links_are_nics(tmp_path: Path) -> None:
     """A device behind it, or a device-less Ethernet link that does ARP (a veth end); never ifb/dummy
     (IFF_NOARP), loopback or stacked links."""
-    from ibftkit.network.plan_cmdline import is_nic
+    from ibftkit.network.links import is_nic
 
     make_link(tmp_path, "lo", mac="00:00:00:00:00:00", ifindex=1, operstate="unknown")
     make_link(tmp_path, "eth0", mac="52:54:00:12:34:00", ifindex=2, device="sys/devices/pci0000:00/0000:00:03.0")
