@@ -9,6 +9,7 @@ Two differences are by design and taken out of both sides before comparing: a NI
 comes from DHCP gets its default route, DNS servers and host name from the lease (the dracut form
 says ``ip=<dev>:dhcp`` only, as dracut's own ``ibft_to_cmdline`` does), and a host route to an
 on-link target (``rd.route=<target>/32::<dev>``) is one the kernel's connected route already gives.
+A third: the ARP settings for NICs sharing a subnet (``set_sysctl``) have no dracut word.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ def comparable(steps: list[str]) -> list[str]:
         if w[0] == "add_route" and (w[3] in dhcp or (w[2] == "-" and w[1].endswith(("/32", "/128")))):
             continue
         if w[0] in ("set_dns", "set_hostname") and dhcp and not static:
+            continue
+        if w[0] == "set_sysctl":  # dracut's words carry no ARP settings (plan rule_arp)
             continue
         out.append(s)
     return out
