@@ -45,6 +45,7 @@ from .plan import (
     RunDhcp,
     SetDns,
     SetHostname,
+    SetSysctl,
     Step,
     WaitCarrier,
     _valid_hostname,
@@ -334,6 +335,24 @@ def _routes(b: _Builder, cl: Cmdline, configured: list[tuple[str, IpWord]]) -> l
     return list(routes.values())
 
 
+def _arp(configured: list[tuple[str, IpWord]]) -> list[Step]:
+    """NICs whose static IPv4 addresses share a subnet: ``arp_ignore=1`` and ``arp_announce=2`` on
+    each, the same rule as the iBFT plan's (``plan.rule_arp``; Linux
+    ``Documentation/networking/ip-sysctl.rst``), so that each path answers ARP for its own NIC."""
+    nets: dict[str, IPInterface] = {}
+    for name, w in configured:
+        if w.address is not None and w.address.version == 4 and "dhcp" not in w.methods:
+            nets.setdefault(name, w.address)
+    shared = sorted({a for a, ia in nets.items() for c, ic in nets.items()
+                     if a != c and ia.network.overlaps(ic.network)})
+    steps: list[Step] = []
+    for name in shared:
+        why = f"{name} shares {nets[name].network} with " + ", ".join(
+            c for c in shared if c != name and nets[c].network.overlaps(nets[name].network))
+        steps += [SetSysctl(name, "arp_ignore", 1, why), SetSysctl(name, "arp_announce", 2, why)]
+    return steps
+
+
 def _host_routes(b: _Builder, configured: list[tuple[str, IpWord]], routes: Sequence[AddRoute],
                  targets: Sequence[IPAddress | None]) -> list[AddRoute]:
     """A host route (/32, /128) for each target on no configured subnet, through the interface of
@@ -380,6 +399,7 @@ def plan_cmdline(cl: Cmdline, links: Sequence[LinkInfo], *, interfaces: Sequence
                                    generic_words=generic_words)
     for k, (name, w) in enumerate(configured):
         _configure(b, k, name, w)
+    b.steps += _arp(configured)
     routes = _routes(b, cl, configured)
     b.steps += routes + _host_routes(b, configured, routes, targets)
     servers: list[IPAddress] = []
