@@ -414,6 +414,9 @@ class Target:
     reverse_chap_secret: Secret | None = None
     # Not in the table: a DNS server name from a root path, used when there is no IP.
     server_name: str | None = None
+    # Not in the table: for a link-local IPv6 portal, the interface it is reached through (its
+    # zone, RFC 4007 §11), once the network plan has found the NIC's link.
+    zone: str | None = None
 
     @property
     def valid(self) -> bool:

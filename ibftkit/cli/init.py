@@ -318,6 +318,7 @@ def run(args: argparse.Namespace, cl: Any, log: Any, state: dict[str, int], phas
 
         return dry_run(cfg, found, cl, backend, order, opts=opts, log=log, plan=make_plan, json_out=args.json)
     plan = make_plan()
+    cfg = argv.with_zones(cfg, plan.steps)  # a link-local portal is reached with its NIC's link as zone
     missing = [p for p in programs if not _executable(p)]
     if missing:
         state["phase"] = EXIT_LOGIN

@@ -52,6 +52,12 @@ def dry_run(cfg: Any, found: Any, cl: Any, backend: Any, order: list[Any], *, op
         made = plan()
     except NetError as e:
         failure = e
+    if made is not None:  # a link-local portal is reached with its NIC's link as zone
+        from ..login.argv import with_zones
+
+        zoned = with_zones(cfg, made.steps)
+        if zoned is not cfg:
+            cfg, order = zoned, [t for o in order for t in zoned.targets if t.index == o.index]
     out = sys.stdout
     if json_out:
         warnings = [log.line(w) for w in (*cl.warnings, *cfg.warnings)]

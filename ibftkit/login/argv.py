@@ -19,9 +19,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..infra.errors import IscsiLoginError, UsageError
 from ..model import BootConfig, ChapType, Target
+
+if TYPE_CHECKING:
+    from ..network.plan import Step
 
 DEFAULT_TPGT = 1
 ROOT_DISK_PARAMS: tuple[tuple[str, str], ...] = (
@@ -87,6 +91,47 @@ def login_problems(cfg: BootConfig, target: Target) -> list[str]:
     return out
 
 
+def needs_zone(t: Target) -> bool:
+    """A link-local IPv6 portal (``fe80::/10``): Linux refuses to connect to it without a scope
+    (the interface), RFC 4007 §11."""
+    return t.ip_address is not None and t.ip_address.version == 6 and t.ip_address.is_link_local
+
+
+def login_address(t: Target) -> str:
+    """The portal address as ``iscsistart -a`` takes it (``getaddrinfo``, which reads the
+    ``%zone`` suffix): ``fe80::…%eth0`` for a link-local portal, the address otherwise. Raises
+    ``IscsiLoginError`` (one line) for a link-local portal whose zone is not known."""
+    if needs_zone(t):
+        if not t.zone:
+            raise IscsiLoginError(f"{target_label(t)}: a link-local portal needs its zone (the interface of "
+                                  f"NIC[{t.nic_index}]), which is not known: Linux refuses to connect to "
+                                  "fe80::/10 without one (RFC 4007 §11)")
+        return f"{t.ip_address}%{t.zone}"
+    assert t.address is not None
+    return t.address
+
+
+def with_zones(cfg: BootConfig, steps: Sequence[Step]) -> BootConfig:
+    """``cfg`` with each link-local IPv6 target's zone: the link the network plan routes it through
+    (its host route's device, else the link whose address's subnet holds it)."""
+    import dataclasses
+
+    from ..network.plan import AddRoute
+    from ..network.plan_cmdline import interface_of
+
+    def zone(t: Target) -> str | None:
+        assert t.ip_address is not None
+        for s in steps:
+            if isinstance(s, AddRoute) and s.dst.prefixlen == s.dst.max_prefixlen \
+                    and s.dst.network_address == t.ip_address:
+                return s.ifname
+        return interface_of(t.ip_address, steps)
+
+    targets = tuple(dataclasses.replace(t, zone=zone(t)) if needs_zone(t) and not t.zone else t
+                    for t in cfg.targets)
+    return cfg if targets == cfg.targets else cfg.replace(targets=targets)
+
+
 def _credentials(t: Target) -> list[tuple[str, str, bool]]:
     """``(option, value, secret?)`` for iscsistart's CHAP options."""
     out: list[tuple[str, str, bool]] = []
@@ -109,7 +154,7 @@ def iscsistart_argv(cfg: BootConfig, target: Target, *, program: str = "iscsista
         raise IscsiLoginError(f"{target_label(target)}: " + "; ".join(problems))
     assert cfg.initiator is not None and cfg.initiator.name and target.name and target.address
     argv = [program, "-i", cfg.initiator.name, "-t", target.name, "-g", str(tpgt),
-            "-a", target.address, "-p", str(target.port)]
+            "-a", login_address(target), "-p", str(target.port)]
     for opt, value, _secret in _credentials(target):
         argv += [opt, value]
     for name, value in params:
@@ -139,7 +184,8 @@ def node_record(cfg: BootConfig, target: Target, *, params: Sequence[tuple[str, 
         for opt, key in (("-u", "username"), ("-w", "password"), ("-U", "username_in"), ("-W", "password_in")):
             if opt in creds:
                 rows.append((f"node.session.auth.{key}", creds[opt]))
-    rows += [("node.conn[0].address", target.address), ("node.conn[0].port", str(target.port))]
+    address = f"{target.address}%{target.zone}" if needs_zone(target) and target.zone else target.address
+    rows += [("node.conn[0].address", address), ("node.conn[0].port", str(target.port))]
     rows += list(params)
     body = "".join(f"{k} = {v}\n" for k, v in rows)
     return f"# BEGIN RECORD 2.1.8\n{body}# END RECORD\n"
