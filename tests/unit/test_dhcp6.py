@@ -2,7 +2,7 @@
 scapy, the RFC 8415 exchange and §15 schedule against a simulated server and clock, and the SLAAC
 wait over fake ``/proc`` files.
 
-The same code against a real dnsmasq is ``tests/netns/test_dhcp6.py``.
+The same code against a real dnsmasq is ``tests/netns/test_dhcp6_dnsmasq.py``.
 """
 
 from __future__ import annotations

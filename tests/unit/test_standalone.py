@@ -64,3 +64,16 @@ def test_upstream_issues_may_be_cited() -> None:
     word = "iss" + "ue"  # in two parts, as above
     assert project_issue(f"the goal of {word} 6") and project_issue(f"{word.title()} 11 asks for it")
 
+
+
+def test_test_modules_have_unique_names() -> None:
+    """pytest imports test modules by basename (no packages under tests/): two files with one name in
+    different tiers make the README's whole-suite run fail to collect."""
+    seen: dict[str, str] = {}
+    clashes = []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if path.name in seen:
+            clashes.append(f"{seen[path.name]} and {rel}")
+        seen[path.name] = rel
+    assert not clashes, clashes
