@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..infra.errors import IbftkitError, ModelError, UsageError
+from ..infra.errors import EXIT_FAIL, IbftkitError, ModelError, UsageError
 from .main import warn
 
 
@@ -27,13 +27,17 @@ def register(sub: Any) -> None:
     p = sub.add_parser("decode", help="decode an iBFT (file, memory image, sysfs tree, or this system)",
                        description="Decode an iSCSI Boot Firmware Table. Without PATH: this system's table, "
                        "found as the Linux kernel finds it. Exit 0 decoded (warnings allowed), 1 no table "
-                       "or invalid table, 2 usage.")
-    p.add_argument("path", nargs="?", metavar="PATH",
-                   help="table file, memory image (with --scan), /dev/mem, or a /sys/firmware/ibft directory")
+                       "or invalid table (several PATHs: at least one), 2 usage.")
+    p.add_argument("path", nargs="*", metavar="PATH",
+                   help="table file, memory image (with --scan), /dev/mem, or a /sys/firmware/ibft directory; "
+                   "with --format json also several of them or a directory of them: one JSON object per line "
+                   '({"path", "ok", "model" or "error"}), decoded on every core')
     p.add_argument("--scan", action="store_true", help="PATH is a memory image: search it in 16-byte steps")
     p.add_argument("--format", choices=("text", "json", "sysfs", "iscsistart"), default="text")
     p.add_argument("--show-secrets", action="store_true", help="print CHAP secrets instead of <redacted>")
     p.add_argument("--strict", action="store_true", help="treat every warning as an error")
+    p.add_argument("--jobs", metavar="N", type=int, default=None,
+                   help="with several PATHs: worker processes (default: one per core)")
     p.set_defaults(func=run_decode)
 
     e = sub.add_parser("encode", help="write an iBFT from a JSON model (decode --format json --show-secrets)",
@@ -50,10 +54,19 @@ def run_decode(args: argparse.Namespace) -> int:
     from ..render import render
     from ..render.kernel_view import kernel_rejects
     from ..sources.ibft.locate import load_config
+    from .decode_batch import wants_batch
 
-    if args.scan and args.path is None:
+    paths = list(args.path)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"ibftkit decode: --jobs {args.jobs}: expected 1 or more")
+    if wants_batch(paths):
+        if args.format != "json":
+            raise UsageError(f"several tables need --format json (one object per line), "
+                             f"not --format {args.format}")
+        return _run_batch(args, paths)
+    if args.scan and not paths:
         raise UsageError("ibftkit decode: --scan needs a PATH (a memory image or /dev/mem)")
-    cfg = load_config(args.path, scan=args.scan, strict=args.strict)
+    cfg = load_config(paths[0] if paths else None, scan=args.scan, strict=args.strict)
     macs = local_macs() if args.format in ("iscsistart", "text") else {}
     out = render(cfg, args.format, show_secrets=args.show_secrets, mac_to_ifname=macs)
     if args.format in ("sysfs", "iscsistart"):
@@ -63,6 +76,16 @@ def run_decode(args: argparse.Namespace) -> int:
         if reason:
             warn(f"the Linux kernel would show no /sys/firmware/ibft for this table: {reason}")
     sys.stdout.write(out)
+    return 0
+
+
+def _run_batch(args: argparse.Namespace, paths: list[str]) -> int:
+    from .decode_batch import Job, run_batch
+
+    total, failed = run_batch(paths, Job(args.scan, args.strict, args.show_secrets), jobs=args.jobs)
+    if failed:
+        warn(f"{failed} of {total} table(s) did not decode (their lines say why: \"ok\": false)")
+        return EXIT_FAIL
     return 0
 
 

@@ -1,0 +1,137 @@
+"""``ibftkit decode --format json PATH…`` over many tables: one JSON object per line, on all cores.
+
+For audits of captured tables: each PATH is a table file, a memory image (``--scan``), a
+``/sys/firmware/ibft``-shaped tree, or a directory of any of these (walked in name order). Every
+input gives one line, in input order::
+
+    {"path": "dumps/a.bin", "ok": true, "model": {...}}        # the object "decode --format json" prints
+    {"path": "dumps/b.bin", "ok": false, "error": "header.length at 0x4: ..."}
+
+``error`` is the one-line message ``ibftkit decode PATH`` gives for that table (same checks, same
+text); ``model`` is ``ibftkit.model_json.config_to_dict`` (secrets redacted unless
+``--show-secrets``). Tables are decoded in worker processes (``multiprocessing``, one per core
+unless ``--jobs``), with construct's compiled parsers once a worker has enough tables to repay the
+compile (``ibftkit.sources.ibft.decode.use_compiled_parsers``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from ..infra.errors import IbftkitError, UsageError
+
+#: a worker compiles the parsers when it will decode at least this many tables (compile ≈ 30 ms,
+#: saves ≈ 0.15 ms a table: docs/init.md, "Boot time")
+COMPILE_FROM = 200
+_SYSFS_ENTRIES = ("initiator", "ethernet0", "target0")
+
+
+class Job(NamedTuple):
+    scan: bool
+    strict: bool
+    show_secrets: bool
+
+
+def is_sysfs_tree(d: Path) -> bool:
+    """A directory shaped like ``/sys/firmware/ibft`` (``drivers/firmware/iscsi_ibft.c``'s kobjects)."""
+    return any((d / name).is_dir() for name in _SYSFS_ENTRIES)
+
+
+def wants_batch(paths: list[str]) -> bool:
+    """Several inputs, or one directory that is not a sysfs tree."""
+    if len(paths) > 1:
+        return True
+    return len(paths) == 1 and Path(paths[0]).is_dir() and not is_sysfs_tree(Path(paths[0]))
+
+
+def expand(paths: Iterable[str]) -> Iterator[str]:
+    """Every input a PATH names: itself, or a directory's files and sysfs trees in name order."""
+    for p in paths:
+        d = Path(p)
+        if d.is_dir() and not is_sysfs_tree(d):
+            with os.scandir(d) as entries:
+                found = sorted((e.name, e.path, e.is_dir()) for e in entries)
+            for _, path, is_dir in found:  # scandir: no stat for a plain file (a fleet is thousands)
+                if is_dir:
+                    yield from expand([path])
+                else:
+                    yield path
+        else:
+            yield p
+
+
+def decode_line(path: str, job: Job) -> tuple[bool, str]:
+    """(decoded?, the JSON line without its newline) for one input."""
+    from ..model_json import config_to_dict
+    from ..sources.ibft.locate import load_path
+
+    try:
+        cfg = load_path(path, scan=job.scan, strict=job.strict)
+    except IbftkitError as e:
+        return False, json.dumps({"path": path, "ok": False, "error": str(e)})
+    except OSError as e:  # a file that went away or turned unreadable between listing and reading
+        return False, json.dumps({"path": path, "ok": False, "error": f"{path}: cannot read ({e.strerror or e})"})
+    return True, json.dumps({"path": path, "ok": True, "model": config_to_dict(cfg, show_secrets=job.show_secrets)})
+
+
+_JOB = Job(False, False, False)
+
+
+def _init_worker(job: Job, compile_parsers: bool) -> None:
+    global _JOB
+    _JOB = job
+    if compile_parsers:
+        from ..sources.ibft.decode import use_compiled_parsers
+
+        use_compiled_parsers()
+
+
+def _worker(paths: list[str]) -> tuple[int, str]:
+    """(failures, their lines joined): one message back per chunk, not per table."""
+    failed, lines = 0, []
+    for path in paths:
+        ok, line = decode_line(path, _JOB)
+        failed += not ok
+        lines.append(line + "\n")
+    return failed, "".join(lines)
+
+
+def cores() -> int:
+    """The cores this process may run on (``sched_getaffinity``), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def run_batch(paths: list[str], job: Job, *, jobs: int | None = None, out: Any = None) -> tuple[int, int]:
+    """Decode every input, writing one line each to ``out`` (stdout) in input order; returns
+    (inputs, failures). ``jobs``: worker processes (default: every core; 1: in this process)."""
+    out = out or sys.stdout
+    items = list(expand(paths))
+    if not items:
+        raise UsageError("ibftkit decode: no file under " + ", ".join(paths))
+    jobs = min(jobs or cores(), len(items))
+    failed = 0
+    if jobs <= 1:
+        _init_worker(job, len(items) >= COMPILE_FROM)
+        chunks: Iterable[tuple[int, str]] = map(_worker, ([p] for p in items))
+        for bad, text in chunks:
+            failed += bad
+            out.write(text)
+        return len(items), failed
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")  # workers share the imported modules; nothing to pickle but paths
+    size = max(1, min(64, len(items) // (jobs * 4)))
+    parts = [items[k:k + size] for k in range(0, len(items), size)]
+    with ctx.Pool(jobs, initializer=_init_worker, initargs=(job, len(items) // jobs >= COMPILE_FROM)) as pool:
+        for bad, text in pool.imap(_worker, parts):
+            failed += bad
+            out.write(text)
+    return len(items), failed
