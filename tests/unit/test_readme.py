@@ -47,3 +47,11 @@ def test_first_command_decodes_a_shipped_fixture() -> None:
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "iqn.2026-11.org.example" in r.stdout and "<redacted>" in r.stdout and r.stderr == ""
+
+
+def test_docs_write_commands_as_root_types_them() -> None:
+    """No command line in the README, docs/ or bench/ starts with sudo (a minimal Debian has none)."""
+    files = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "bench").glob("*.py"))]
+    hits = [f"{p.relative_to(ROOT)}:{n}" for p in files
+            for n, line in enumerate(p.read_text().splitlines(), 1) if line.lstrip().startswith("sudo ")]
+    assert not hits, hits
