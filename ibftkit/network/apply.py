@@ -49,6 +49,7 @@ from .plan import (
     Step,
     WaitCarrier,
 )
+from .plan_cmdline import CreateBond, CreateBridge, RenameLink, SetMac, SetMtu
 from .sysctl import write_sysctl
 
 IFF_LOWER_UP = 0x10000
@@ -304,6 +305,12 @@ class _Applier:
             self._indexes[ifname] = _index(self.ipr, ifname)
         return self._indexes[ifname]
 
+    def renamed(self, old: str, new: str) -> None:
+        """``old`` is now called ``new`` (``RenameLink``): the name cache follows."""
+        index = self._indexes.pop(old, None)
+        if index is not None:
+            self._indexes[new] = index
+
     def record(self, change: Change) -> None:
         self.result.changes.append(change)
 
@@ -459,8 +466,20 @@ class _Applier:
         return f"set hostname {step.hostname} (was {before})"
 
 
+def _link_step(applier: _Applier, step: Step) -> str:
+    """MTU, MAC, rename, bond, bridge: ``apply_links`` (imported when a plan has such a step)."""
+    from .apply_links import run_link_step
+
+    return run_link_step(applier, step)
+
+
 #: Plan step type -> the ``_Applier`` method that carries it out (a new step type adds a line here).
 HANDLERS: dict[type[Step], Callable[[_Applier, Any], str]] = {
+    RenameLink: _link_step,
+    CreateBond: _link_step,
+    CreateBridge: _link_step,
+    SetMac: _link_step,
+    SetMtu: _link_step,
     LinkUp: _Applier._link_up,
     WaitCarrier: _Applier._wait_carrier,
     CreateVlan: _Applier._create_vlan,
