@@ -300,6 +300,26 @@ def test_kernel_cmdline_netroot_with_address_by_dhcp_and_chap(box: Box) -> None:
     assert_no_leak(r)
 
 
+def test_kernel_cmdline_static_ip_as_dracut_writes_it(box: Box) -> None:
+    """The command line alone (no iBFT, no DHCP): a static ip= with the MTU field, nameserver=, two
+    netroot= and rd.iscsi.target.group; the plan is applied for real and both targets are logged in to."""
+    (box.tmp / "cmdline").write_text(
+        f"rd.iscsi.initiator={INIT} ip=10.99.0.77::10.99.0.1:255.255.255.0:cmdhost:c0:none "
+        f"nameserver=10.99.0.53 rd.iscsi.target.group=3 netroot=iscsi:10.99.0.1::::{DISK0} "
+        f"netroot=iscsi:10.99.0.1::3261::{DISK1} team=team0:c0\n")
+    r = box.init("--no-hostname")
+    assert r.code == 0, r.err
+    assert "boot configuration from cmdline (2 netroot=iscsi:…)" in r.err
+    assert "team=team0:c0: teaming (teamd) is not supported" in r.err  # a valid word, warned, not fatal
+    assert "inet 10.99.0.77/24" in box.addresses()
+    assert "default via 10.99.0.1 dev c0" in sh("ip", "route", "show", ns=box.client).stdout
+    assert "nameserver 10.99.0.53" in r.resolv
+    first, second = calls(box.tmp / "rec")
+    assert first["argv"][1:9] == ["-i", INIT, "-t", DISK0, "-g", "3", "-a", "10.99.0.1"]
+    assert second["argv"][second["argv"].index("-p") + 1] == "3261"
+    assert_child_clean(first)
+
+
 # --- the failure matrix -------------------------------------------------------------------------------------
 
 
