@@ -482,8 +482,8 @@ def order_names(cl: Cmdline) -> tuple[str, ...]:
     """The order of the named sources the command line asks for (see the module docstring)."""
     if cl.sources is not None:
         return cl.sources
-    if cl.firmware:
-        return ("ibft",)  # the command line's own targets follow the firmware's (find_config)
+    if cl.firmware:  # the command line's own targets follow the firmware's (find_config), or stand alone
+        return ("ibft", "cmdline") if cl.netroots or cl.debian is not None else ("ibft",)
     if cl.netroots or cl.debian is not None:
         return ("cmdline",)
     if cl.dhcp_root:

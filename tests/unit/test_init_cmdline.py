@@ -178,3 +178,10 @@ def test_field_case_anaconda2834_boots(tmp_path: Path, name: str) -> None:
         assert by["set_hostname"]["hostname"] == "client1"
         assert ("set_mtu" in kinds) == (name == "cmdline-static-mtu-mac")
     assert [x["ifname"] for x in doc["logins"]] == ["eth0"]
+
+
+def test_firmware_demanded_but_absent_netroot_still_logs_in(tmp_path: Path) -> None:
+    """dracut logs in to netroot= even when the firmware it was also asked for has no table."""
+    doc = as_json(tmp_path, f"{INIT} rd.iscsi.firmware ip=192.0.2.20::192.0.2.1:24::eth0:none "
+                  "netroot=iscsi:192.0.2.10::::iqn.2026-11.org.example:d")
+    assert doc["source"] == "cmdline" and [x["target"] for x in doc["logins"]] == ["iqn.2026-11.org.example:d"]
