@@ -49,7 +49,7 @@ from .plan import (
     Step,
     WaitCarrier,
 )
-from .plan_cmdline import CreateBond, CreateBridge, RenameLink, SetMac, SetMtu
+from .plan_cmdline import CreateBond, CreateBridge, RenameLink, RunSlaac, SetMac, SetMtu
 from .sysctl import write_sysctl
 
 IFF_LOWER_UP = 0x10000
@@ -381,19 +381,36 @@ class _Applier:
         return f"added {iface} to {ifname}"
 
     def _run_dhcp(self, step: RunDhcp) -> str:
-        if step.family != 4:  # never DHCPv4 in place of DHCPv6 (the DHCPv6 apply replaces this)
-            raise _StepFailed("DHCPv6 is not applied by this build of ibftkit (DHCPv4 is not asked instead)")
         try:
             from ..sources import dhcp
-            acquire = dhcp.acquire_lease
+            acquire = dhcp.acquire_lease if step.family == 4 else dhcp.acquire_lease6
         except (ImportError, AttributeError):
-            raise _StepFailed("the DHCP client (ibftkit.sources.dhcp.acquire_lease) is not available; "
+            raise _StepFailed("the DHCP client (ibftkit.sources.dhcp) is not available; "
                               "run without --dhcp-rerun") from None
-        lease = acquire(step.ifname, timeout=self.dhcp_timeout)
+        lease = acquire(step.ifname, timeout=self.dhcp_timeout, progress=self.progress)
         iface = _lease_interface(lease)
+        proto = "DHCP" if step.family == 4 else "DHCPv6"
         if step.firmware_address is not None and iface != step.firmware_address:
-            self.progress(f"DHCP gave {iface} on {step.ifname}; the firmware had {step.firmware_address}")
-        return self._address(step.ifname, iface)
+            self.progress(f"{proto} gave {iface} on {step.ifname}; the firmware had {step.firmware_address}")
+        return f"{proto}: " + self._address(step.ifname, iface)
+
+    def _run_slaac(self, step: RunSlaac) -> str:
+        """Wait for what router advertisements give the link (the kernel configures it; nothing to
+        undo). With ``ip=either6`` (a DHCPv6 step for the same link next), no SLAAC is not a failure."""
+        from ..sources import dhcp
+
+        try:
+            got = dhcp.wait_slaac(step.ifname, timeout=self.dhcp_timeout, progress=self.progress)
+        except IbftkitError as e:
+            steps = self.result.plan.steps
+            k = steps.index(step)
+            after = steps[k + 1] if k + 1 < len(steps) else None
+            if isinstance(after, RunDhcp) and after.family == 6 and after.ifname == step.ifname:
+                return f"{e}; DHCPv6 next"
+            raise
+        for warning in got.warnings:
+            self.progress(warning)
+        return got.describe()
 
     def _routes(self, family: int) -> list[NlMsg]:
         return [r for r in self.ipr.get_routes(family=family, table=RT_TABLE_MAIN)
@@ -485,6 +502,7 @@ HANDLERS: dict[type[Step], Callable[[_Applier, Any], str]] = {
     CreateVlan: _Applier._create_vlan,
     AddAddress: _Applier._add_address,
     RunDhcp: _Applier._run_dhcp,
+    RunSlaac: _Applier._run_slaac,
     AddRoute: _Applier._add_route,
     SetDns: _Applier._set_dns,
     SetHostname: _Applier._set_hostname,

@@ -399,14 +399,14 @@ def rule_address(nic: Nic, l3: str, iface: IPInterface | None, *, dhcp_rerun: bo
                  addressed: set[tuple[str, str]]) -> RuleResult:
     """Addresses: the NIC's address and prefix (iBFT 1.03 NIC offsets 2 and 18) on ``l3``, once per
     link and address (recorded in ``addressed``); origin DHCP (offset 19) with ``dhcp_rerun`` asks
-    DHCP instead."""
+    DHCP instead: DHCPv6 (RFC 8415) for a NIC whose address is IPv6, DHCPv4 otherwise."""
     steps: list[Step] = []
     notes: list[str] = []
     if iface is not None and iface.network.prefixlen == 0:
         notes.append(f"NIC[{nic.index}]: prefix length 0 makes every address on-link")
     from_dhcp = nic.is_dhcp
     if dhcp_rerun and from_dhcp:
-        steps.append(RunDhcp(l3, nic.index, iface))
+        steps.append(RunDhcp(l3, nic.index, iface, 6 if iface is not None and iface.version == 6 else 4))
     elif iface is not None and (l3, str(iface)) not in addressed:
         steps.append(AddAddress(l3, iface, nic.index, DHCP_NOTE if from_dhcp else ""))
         addressed.add((l3, str(iface)))

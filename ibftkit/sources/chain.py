@@ -276,7 +276,8 @@ def links_with_carrier(names: Sequence[str], *, timeout: float, log: Logger,
 
 def dhcp_config(settings: Settings, cl: Cmdline, log: Logger, *, links: Sequence[Any],
                 raised: RaisedLinks) -> Any:
-    """The lease from DHCP on the candidates that have carrier. Raises ``IbftkitError`` saying why
+    """The lease from DHCP on the candidates that have carrier: DHCPv4, DHCPv6 or both at once, as the
+    ``ip=`` methods say (``ibftkit.sources.dhcp.dual``). Raises ``IbftkitError`` saying why
     there is no lease. The links it sets up are handed to ``raised`` (their owner).
 
     The links go up first (one ioctl each), then the DHCP client and scapy are imported (seconds on
@@ -297,12 +298,19 @@ def dhcp_config(settings: Settings, cl: Cmdline, log: Logger, *, links: Sequence
     for name in up_now:
         log.info(f"set {name} up")
     raised.add(up_now)
-    dhcp.preload()
+    from .dhcp.dual import acquire_any, families_for
+
+    families = families_for(m for w in cl.ip for m in w.methods)
+    dhcp.preload(families)
     up = links_with_carrier(names, timeout=settings.carrier_timeout, log=log)
     if not up:
         raise NetError(f"no carrier on {', '.join(names)} after {settings.carrier_timeout:g} s")
-    log.progress(f"DHCP on {', '.join(up)} (up to {settings.dhcp_timeout:g} s)")
-    return dhcp.acquire_first(up, timeout=settings.dhcp_timeout, progress=log.progress)
+    if families == (4,):
+        log.progress(f"DHCP on {', '.join(up)} (up to {settings.dhcp_timeout:g} s)")
+    else:
+        what = " and ".join("DHCPv4" if f == 4 else "DHCPv6" for f in families)
+        log.progress(f"DHCP on {', '.join(up)} ({what}, up to {settings.dhcp_timeout:g} s)")
+    return acquire_any(up, timeout=settings.dhcp_timeout, families=families, progress=log.progress)
 
 
 # --- the sources -----------------------------------------------------------------------------------
@@ -469,7 +477,8 @@ class DhcpSource:
         if why:
             self.ctx.raised.keep_only(before)
             raise Skip(f"lease on {lease.interface}: {why}")
-        detail = f"lease {lease.address} on {lease.interface} from {lease.server_id or '?'}"
+        server = lease.server_id.hex() if isinstance(lease.server_id, bytes) else lease.server_id
+        detail = f"lease {lease.address} on {lease.interface} from {server or '?'}"
         return Found(cfg, "dhcp", detail, lease_ifname=lease.interface)
 
 

@@ -110,7 +110,8 @@ def test_rapid_commit_lease_with_dns_and_boot_file_url(net: Net) -> None:
         out = net.run()
         log = server.log()
     data = out["json"]
-    assert data["address"] == "fd00:99::77/128"
+    # the Reply's address with the on-link prefix and router that router advertisements gave the kernel
+    assert data["address"] == "fd00:99::77/64" and data["gateway"].startswith("fe80::")
     assert data["dns"] == ["fd00:99::53", "fd00:99::54"] and data["domain_search"] == ["example.test"]
     assert data["root_path"] == data["boot_file_url"] == ROOT_PATH
     assert data["target"]["server"] == "fd00:99::1" and data["target"]["server_kind"] == "ipv6"
@@ -127,7 +128,8 @@ def test_rapid_commit_lease_with_dns_and_boot_file_url(net: Net) -> None:
     cfg = out["config"]
     assert cfg["source"] == "dhcp6:c0"
     (nic,) = cfg["nics"]
-    assert (nic["ip_address"], nic["prefix_len"], nic["origin"], nic["mac"]) == ("fd00:99::77", 128, 3, MAC)
+    assert (nic["ip_address"], nic["prefix_len"], nic["origin"], nic["mac"]) == ("fd00:99::77", 64, 3, MAC)
+    assert nic["gateway"] == data["gateway"]
     assert (nic["primary_dns"], nic["secondary_dns"]) == ("fd00:99::53", "fd00:99::54")
     (target,) = cfg["targets"]
     assert (target["ip_address"], target["port"], target["lun"], target["name"]) == (
@@ -138,7 +140,7 @@ def test_four_message_exchange_without_rapid_commit(net: Net) -> None:
     with Dnsmasq(net.server, "s0", RANGE, *BASE, opt("option6:bootfile-url", ROOT_PATH)) as server:
         out = net.run(rapid_commit=False)
     address = out["json"]["address"]
-    assert address.startswith(PREFIX) and address.endswith("/128")
+    assert address.startswith(PREFIX) and address.endswith("/64")
     assert 0x100 <= int(address.split("/")[0].rsplit(":", 1)[1], 16) <= 0x1FF
     assert out["json"]["rapid_commit"] is False
     for word in ("DHCPSOLICIT", "DHCPADVERTISE", "DHCPREQUEST", "DHCPREPLY"):
@@ -152,7 +154,7 @@ def test_link_local_still_tentative(net: Net) -> None:
         sh("ip", "link", "set", "c0", "down", ns=net.client)
         sh("ip", "link", "set", "c0", "up", ns=net.client)
         out = net.run(timeout=10)
-    assert out["json"]["address"] == "fd00:99::77/128", out
+    assert out["json"]["address"] == "fd00:99::77/64", out
     assert any("waiting for its IPv6 link-local address" in p for p in out["progress"])
 
 
@@ -163,11 +165,11 @@ def test_cli_json_keys(net: Net) -> None:
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert {"address", "dns", "root_path", "target", "server_id"} <= set(data)
-    assert data["address"] == "fd00:99::77/128" and data["dns"] == ["fd00:99::53", "fd00:99::54"]
+    assert data["address"] == "fd00:99::77/64" and data["dns"] == ["fd00:99::53", "fd00:99::54"]
     assert data["root_path"] == ROOT_PATH and data["target"]["target"] == "iqn.2026-01.test.example:target0"
     assert bytes.fromhex(data["server_id"]) and r.stderr == ""
     assert human.returncode == 0, human.stderr
-    assert "fd00:99::77/128" in human.stdout and ROOT_PATH in human.stdout
+    assert "fd00:99::77/64" in human.stdout and ROOT_PATH in human.stdout
     assert "DHCPv6 Solicit on c0" in human.stderr and "Rapid Commit" in human.stderr
 
 
@@ -265,3 +267,62 @@ def test_slaac_refused_when_accept_ra_is_off(net: Net) -> None:
     assert out["error"] == "DhcpError"
     assert out["message"] == ("no SLAAC on c0: c0 ignores router advertisements "
                               "(net.ipv6.conf.c0.accept_ra=0, forwarding=0)")
+
+
+# --- the plan steps run_dhcp (family 6) and run_slaac, applied -------------------------------------
+
+APPLY = r"""
+import json, sys
+from ibftkit.infra.errors import IbftkitError
+from ibftkit.network.apply import apply_plan, undo
+from ibftkit.network.plan import NetPlan, RunDhcp
+from ibftkit.network.plan_cmdline import RunSlaac
+steps = {"slaac": RunSlaac("c0"), "dhcp6": RunDhcp("c0", 0, None, 6)}
+plan = NetPlan(tuple(steps[s] for s in sys.argv[1].split(",")))
+out = {}
+try:
+    result = apply_plan(plan, resolv_conf="/nonexistent/resolv.conf", dhcp_timeout=float(sys.argv[2]))
+except IbftkitError as e:
+    out["error"] = str(e)
+else:
+    out["log"] = result.log
+    import subprocess
+    out["addrs"] = subprocess.run(["ip", "-6", "-o", "addr", "show", "dev", "c0", "scope", "global"],
+                                  capture_output=True, text=True).stdout
+    out["undo_failed"] = undo(result)
+    out["after_undo"] = subprocess.run(["ip", "-6", "-o", "addr", "show", "dev", "c0", "scope", "global"],
+                                       capture_output=True, text=True).stdout
+print(json.dumps(out))
+"""
+
+
+def apply_steps(net: Net, steps: str, timeout: float = 10) -> dict[str, Any]:
+    r = sh(sys.executable, "-c", APPLY, steps, str(timeout), ns=net.client, timeout=120)
+    return json.loads(r.stdout)
+
+
+def test_apply_either6_slaac_and_dhcp6(net: Net) -> None:
+    """``ip=either6`` plans run_slaac then run_dhcp family 6: both applied (the DHCPv6 address with the
+    advertised on-link prefix); undo removes the DHCPv6 address (the SLAAC address is the kernel's)."""
+    with Dnsmasq(net.server, "s0", "fd00:99::100,fd00:99::1ff,slaac,64,1h", *FULL):
+        sh("ip", "link", "set", "c0", "down", ns=net.client)
+        sh("ip", "link", "set", "c0", "up", ns=net.client)
+        out = apply_steps(net, "slaac,dhcp6")
+    assert "error" not in out, out
+    slaac, dhcp6 = out["log"]
+    assert slaac.startswith("step 1: SLAAC on c0: fd00:99::1b:f7ff:fe00:60/64, default route via fe80::")
+    assert dhcp6 == "step 2: DHCPv6: added fd00:99::77/64 to c0"
+    assert "fd00:99::77/64" in out["addrs"] and "fd00:99::1b:f7ff:fe00:60/64" in out["addrs"]
+    assert out["undo_failed"] == [] and "fd00:99::77" not in out["after_undo"]
+    assert "fd00:99::1b:f7ff:fe00:60/64" in out["after_undo"]
+
+
+def test_apply_either6_without_router_falls_back_to_dhcp6(net: Net) -> None:
+    with Dnsmasq(net.server, "s0", RANGE, *FULL[1:]):  # no enable-ra: no router advertisements
+        out = apply_steps(net, "slaac,dhcp6", timeout=3)
+        alone = apply_steps(net, "slaac", timeout=1)
+    assert "error" not in out, out
+    assert out["log"][0].startswith("step 1: no global IPv6 address on c0 from router advertisements within 3 s")
+    assert out["log"][0].endswith("; DHCPv6 next") and out["log"][1] == "step 2: DHCPv6: added fd00:99::77/128 to c0"
+    assert alone["error"].startswith("step 1 (wait for an IPv6 address from router advertisements on c0 (SLAAC)): "
+                                     "no global IPv6 address on c0")

@@ -386,3 +386,56 @@ def test_wait_slaac(tmp_path: Path) -> None:
     fake_proc(tmp_path, accept_ra="0")
     with pytest.raises(DhcpError, match=r"no SLAAC on c0: c0 ignores router advertisements \(.*accept_ra=0"):
         wait_slaac("c0", timeout=1, **kw)
+
+
+# --- both families at once ---------------------------------------------------------------------------
+
+
+def test_families_for_ip_methods() -> None:
+    from ibftkit.sources.dhcp.dual import families_for
+
+    assert families_for([]) == (4, 6) and families_for(["static"]) == (4, 6)
+    assert families_for(["dhcp"]) == (4,) and families_for(["dhcp6"]) == (6,) and families_for(["either6"]) == (6,)
+    assert families_for(["dhcp", "dhcp6"]) == (4, 6)
+
+
+def test_acquire_any_first_usable_family_wins_and_failures_are_named() -> None:
+    from ibftkit.sources.dhcp.dual import acquire_any
+
+    def fake(v4: object, v6: object) -> Callable[..., object]:
+        def first(interfaces: list[str], *, timeout: float, progress: object = None, acquire: object = None) -> object:
+            result = v4 if acquire is None else v6
+            if isinstance(result, Exception):
+                raise result
+            return result
+        return first
+
+    assert acquire_any(["c0"], timeout=1, first=fake(DhcpTimeout("v4 silent"), "lease6")) == "lease6"
+    assert acquire_any(["c0"], timeout=1, families=(4,), first=fake("lease4", "lease6")) == "lease4"
+    with pytest.raises(DhcpError) as e:
+        acquire_any(["c0"], timeout=1, first=fake(DhcpTimeout("v4 silent"), DhcpError("v6 no address")))
+    assert str(e.value) == "no usable lease by DHCPv4 or DHCPv6: DHCPv4: v4 silent; DHCPv6: v6 no address"
+
+
+def test_lease_with_link_facts_from_router_advertisements(tmp_path: Path) -> None:
+    from ibftkit.sources.dhcp.client6 import link_facts
+    from ibftkit.sources.dhcp.slaac import onlink_prefixes
+
+    proc = fake_proc(tmp_path)
+    (proc / "net/ipv6_route").write_text(
+        ROUTE.format(dev="c0")
+        + "fd000099000000000000000000000000 40 00000000000000000000000000000000 00 "
+          "00000000000000000000000000000000 00000100 00000001 00000000 00040001 c0\n"
+        + "fe800000000000000000000000000000 40 00000000000000000000000000000000 00 "
+          "00000000000000000000000000000000 00000100 00000001 00000000 00000001 c0\n")
+    assert onlink_prefixes("c0", proc=str(proc)) == (ipaddress.IPv6Network("fd00:99::/64"),)
+    lease = L.lease_from_reply6(reply(ia_na("fd00:99::77")), interface="c0", mac=MAC)
+    got = link_facts(lease, wait=1, proc=str(proc))
+    assert str(got.address) == "fd00:99::77/64" and str(got.gateway) == "fe80::aced:cfff:feba:6f40"
+    assert got.to_json_dict()["gateway"] == "fe80::aced:cfff:feba:6f40" and got.to_nic().gateway == got.gateway
+    clock = [0.0]
+    other = L.lease_from_reply6(reply(ia_na("fd00:5::7")), interface="c0", mac=MAC)
+    alone = link_facts(other, wait=1, proc=str(proc), clock=lambda: clock[0],
+                       sleep=lambda s: clock.__setitem__(0, clock[0] + s))
+    assert str(alone.address) == "fd00:5::7/128" and "no on-link prefix for fd00:5::7" in alone.warnings[-1]
+    assert clock[0] == pytest.approx(1.0, abs=0.06)

@@ -28,12 +28,17 @@ __all__ = ["Lease", "Lease6", "MessageType", "Option", "acquire_first", "acquire
            "decode_options", "lease_from_reply", "preload", "wait_slaac"]
 
 
-def preload() -> None:
-    """Import the client and scapy now (seconds on a slow machine), e.g. while links negotiate
-    carrier, so that the first DISCOVER goes out as soon as there is carrier."""
-    from .client import load_scapy
+def preload(families: Sequence[int] = (4,)) -> None:
+    """Import the clients and scapy now (seconds on a slow machine), e.g. while links negotiate
+    carrier, so that the first DISCOVER (or Solicit, family 6) goes out as soon as there is carrier."""
+    if 4 in families:
+        from .client import load_scapy
 
-    load_scapy()
+        load_scapy()
+    if 6 in families:
+        from .client6 import load_scapy6
+
+        load_scapy6()
 
 
 def acquire_lease(interface: str, *, timeout: float = 30.0, first_timeout: float = 1.0,

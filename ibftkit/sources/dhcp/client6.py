@@ -24,6 +24,7 @@ after ``REQ_MAX_RC`` and the client solicits again. No wait runs past the caller
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import ipaddress
 import os
@@ -65,6 +66,9 @@ Progress = Callable[[str], None]
 
 #: How often to retry a send while the link-local address is tentative (RFC 4862 DAD).
 LINK_LOCAL_POLL = 0.05
+#: How long to wait after the Reply for a router advertisement's on-link prefix (the kernel sends
+#: its first Router Solicitation once the link-local address is usable, before the first Solicit).
+RA_WAIT = 2.0
 
 _scapy: types.SimpleNamespace | None = None
 
@@ -406,8 +410,12 @@ class Exchange6:
 
 
 def acquire_lease6(interface: str, *, timeout: float = 30.0, progress: Progress | None = None,
-                   mac: str | None = None, sysfs: str = "/sys/class/net", rapid_commit: bool = True) -> Lease6:
+                   mac: str | None = None, sysfs: str = "/sys/class/net", rapid_commit: bool = True,
+                   ra_wait: float = RA_WAIT) -> Lease6:
     """Run DHCPv6 on ``interface`` until a Reply or ``timeout`` seconds; configures nothing.
+
+    Then the on-link prefix and default router from router advertisements (``link_facts``, up to
+    ``ra_wait`` s more, within the deadline) complete the lease: an IA_NA address has no prefix.
 
     ``mac`` overrides the interface's MAC for the DUID-LL. Raises ``DhcpTimeout`` when no lease
     came in time (no Advertise, no Reply, no usable link-local address), ``DhcpError`` for a
@@ -430,9 +438,35 @@ def acquire_lease6(interface: str, *, timeout: float = 30.0, progress: Progress 
     if progress is not None and not link.carrier:
         progress(f"no carrier on {interface} yet; sending anyway")
     load_scapy6()
+    start = time.monotonic()
     transport = UdpSocket6(interface)
     try:
-        return Exchange6(transport, interface=interface, mac=hw, timeout=timeout, progress=progress,
-                         rapid_commit=rapid_commit).run()
+        lease = Exchange6(transport, interface=interface, mac=hw, timeout=timeout, progress=progress,
+                          rapid_commit=rapid_commit).run()
     finally:
         transport.close()
+    return link_facts(lease, wait=min(ra_wait, max(timeout - (time.monotonic() - start), 0.0)), progress=progress)
+
+
+def link_facts(lease: Lease6, *, wait: float, progress: Progress | None = None, proc: str = "/proc",
+               clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Lease6:
+    """``lease`` with the on-link prefix holding its address and the default router, as router
+    advertisements gave them to the kernel (``ibftkit.sources.dhcp.slaac``); waits up to ``wait``
+    seconds for an on-link prefix. Without one the address stays ``/128``, with a warning."""
+    from .slaac import default_gateway, onlink_prefixes
+
+    end = clock() + wait
+    while True:
+        prefixes = [p for p in onlink_prefixes(lease.interface, proc=proc) if lease.address.ip in p]
+        if prefixes or clock() >= end:
+            break
+        sleep(LINK_LOCAL_POLL)
+    got = lease.with_link(prefixes, default_gateway(lease.interface, proc=proc))
+    if not prefixes:
+        return dataclasses.replace(got, warnings=got.warnings + (
+            f"no on-link prefix for {lease.address.ip} from router advertisements on {lease.interface} within "
+            f"{wait:g} s: the address stays /128 (RFC 8415 gives no prefix length)",))
+    if progress is not None:
+        progress(f"router advertisements on {lease.interface}: on-link {prefixes[0]}"
+                 + (f", default router {got.gateway}" if got.gateway is not None else ", no default router"))
+    return got

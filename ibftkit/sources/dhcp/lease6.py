@@ -289,13 +289,17 @@ def check_message6(msg: Message6, *, trid: int, client_duid: bytes) -> str | Non
 
 @dataclasses.dataclass(frozen=True)
 class Lease6:
-    """What a DHCPv6 Reply gave: the address (``/128``: RFC 8415 leases carry no prefix; the
-    on-link prefix and the default route come from router advertisements, RFC 4861), DNS, the
-    Boot File URL, and who gave it."""
+    """What a DHCPv6 Reply gave: the address, DNS, the Boot File URL, and who gave it.
+
+    RFC 8415 leases carry no prefix length and no router: the on-link prefix and the default router
+    come from router advertisements (RFC 4861 §6.3.4), which the kernel processes. ``address`` is
+    ``/128`` from the Reply alone; ``with_link`` gives it the on-link prefix that contains it and
+    sets ``gateway``, from what the kernel learnt."""
 
     interface: str
     mac: str
     address: ipaddress.IPv6Interface
+    gateway: IPv6 | None = None  # the default router, from router advertisements (``with_link``)
     dns: tuple[IPv6, ...] = ()
     domain_search: tuple[str, ...] = ()
     server_id: bytes = b""
@@ -308,7 +312,6 @@ class Lease6:
     warnings: tuple[str, ...] = ()
 
     family = 6
-    gateway = None
     hostname = None
     initiator_name = None
 
@@ -364,7 +367,7 @@ class Lease6:
             "interface": self.interface,
             "family": 6,
             "address": str(self.address),
-            "gateway": None,
+            "gateway": None if self.gateway is None else str(self.gateway),
             "dns": [str(d) for d in self.dns],
             "domain_search": list(self.domain_search),
             "hostname": None,
@@ -393,12 +396,21 @@ class Lease6:
             ip_address=self.address.ip,
             prefix_len=self.prefix_len,
             origin=Origin.DHCP,
+            gateway=self.gateway,
             primary_dns=self.dns[0] if self.dns else None,
             secondary_dns=self.dns[1] if len(self.dns) > 1 else None,
             dhcp_server=server,
             mac=self.mac,
             ifname=self.interface,
         )
+
+    def with_link(self, prefixes: Sequence[ipaddress.IPv6Network], gateway: IPv6 | None) -> Lease6:
+        """The lease with the longest of ``prefixes`` that holds the address (else ``/128``) and the
+        default router ``gateway``, as router advertisements told the kernel."""
+        holding = [p for p in prefixes if self.address.ip in p]
+        plen = max((p.prefixlen for p in holding), default=self.address.network.prefixlen)
+        return dataclasses.replace(self, address=ipaddress.IPv6Interface(f"{self.address.ip}/{plen}"),
+                                   gateway=gateway)
 
     def to_boot_config(self, *, initiator_name: str | None = None) -> BootConfig:
         """The lease in the one boot model: NIC 0 and the target from option 59.

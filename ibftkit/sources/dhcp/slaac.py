@@ -94,6 +94,30 @@ def default_gateway(ifname: str, *, proc: str = "/proc") -> ipaddress.IPv6Addres
     return None
 
 
+def onlink_prefixes(ifname: str, *, proc: str = "/proc") -> tuple[ipaddress.IPv6Network, ...]:
+    """The link's on-link prefixes (routes without a next hop, neither link-local nor multicast nor
+    host routes): from router advertisements' Prefix Information with the L flag (RFC 4861 §6.3.4)
+    or from addresses with a prefix on the link."""
+    try:
+        text = (Path(proc) / "net/ipv6_route").read_text()
+    except OSError:
+        return ()
+    out = []
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) != 10 or f[9] != ifname:
+            continue
+        try:
+            plen, flags = int(f[1], 16), int(f[8], 16)
+            net = ipaddress.IPv6Network(f"{ipaddress.IPv6Address(bytes.fromhex(f[0]))}/{plen}")
+        except ValueError:
+            continue
+        if 0 < plen < 128 and not flags & (RTF_GATEWAY | RTF_REJECT) and not net.is_link_local \
+                and not net.is_multicast and net not in out:
+            out.append(net)
+    return tuple(out)
+
+
 def ra_refused(ifname: str, *, proc: str = "/proc") -> str | None:
     """Why the kernel will not configure the link from router advertisements, or ``None``.
 
