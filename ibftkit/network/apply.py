@@ -395,22 +395,13 @@ class _Applier:
         return f"{proto}: " + self._address(step.ifname, iface)
 
     def _run_slaac(self, step: RunSlaac) -> str:
-        """Wait for what router advertisements give the link (the kernel configures it; nothing to
-        undo). With ``ip=either6`` (a DHCPv6 step for the same link next), no SLAAC is not a failure."""
-        from ..sources import dhcp
+        """Wait for SLAAC (the kernel configures it: nothing to undo); with ``ip=either6`` (DHCPv6 next
+        on the same link) no SLAAC is not a failure (``sources.dhcp.slaac.slaac_step``)."""
+        from ..sources.dhcp.slaac import slaac_step
 
-        try:
-            got = dhcp.wait_slaac(step.ifname, timeout=self.dhcp_timeout, progress=self.progress)
-        except IbftkitError as e:
-            steps = self.result.plan.steps
-            k = steps.index(step)
-            after = steps[k + 1] if k + 1 < len(steps) else None
-            if isinstance(after, RunDhcp) and after.family == 6 and after.ifname == step.ifname:
-                return f"{e}; DHCPv6 next"
-            raise
-        for warning in got.warnings:
-            self.progress(warning)
-        return got.describe()
+        nxt = self.result.plan.steps[self.result.plan.steps.index(step) + 1:][:1]
+        then6 = any(isinstance(s, RunDhcp) and s.family == 6 and s.ifname == step.ifname for s in nxt)
+        return slaac_step(step.ifname, timeout=self.dhcp_timeout, progress=self.progress, then_dhcp6=then6)
 
     def _routes(self, family: int) -> list[NlMsg]:
         return [r for r in self.ipr.get_routes(family=family, table=RT_TABLE_MAIN)

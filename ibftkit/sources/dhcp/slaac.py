@@ -186,3 +186,19 @@ def wait_slaac(interface: str, *, timeout: float = 10.0, progress: Progress | No
             progress(f"waiting up to {timeout:g} s for router advertisements on {interface}")
             said = True
         sleep(min(POLL_INTERVAL, max(timeout - (now - start), 0.0)))
+
+
+def slaac_step(interface: str, *, timeout: float, progress: Progress | None = None, then_dhcp6: bool = False) -> str:
+    """The plan step ``run_slaac``: ``wait_slaac`` and the line that says what it got (warnings go to
+    ``progress``). With ``then_dhcp6`` (``ip=either6``: "if auto6 fails, then dhcp6", dracut.cmdline(7))
+    a failure is that line too, ending ``; DHCPv6 next``; otherwise it raises."""
+    try:
+        got = wait_slaac(interface, timeout=timeout, progress=progress)
+    except DhcpError as e:
+        if then_dhcp6:
+            return f"{e}; DHCPv6 next"
+        raise
+    for warning in got.warnings:
+        if progress is not None:
+            progress(warning)
+    return got.describe()
