@@ -25,14 +25,16 @@ PROG = "ibftkit-init"
 EPILOG = """\
 exit status:
   0  the boot target is logged in (--dry-run: the plan was printed)
-  2  usage: a bad option or kernel command-line value
-  3  no boot configuration found (no usable iBFT, netroot= or DHCP root path), or it is incomplete
+  2  usage: a bad option or ibftkit.* kernel command-line value
+  3  no boot configuration found (no usable iBFT, netroot= or DHCP root path), or it is incomplete,
+     or a malformed kernel command-line word (ip=, vlan=, rd.route=...; docs/cmdline.md)
   4  network failed (no NIC with the table's MAC, no carrier, DHCP for the address, netlink)
   5  login failed (every attempt on the boot target, or iscsistart/iscsiadm missing)
 
 sources, in order: these options; the kernel command line (ibftkit.*, rd.iscsi.firmware,
-rd.iscsi.initiator, netroot=iscsi:...); this system's iBFT; DHCP on the NICs with carrier.
-See docs/init.md.
+rd.iscsi.initiator, netroot=iscsi:..., Debian's iscsi_target_*); this system's iBFT; DHCP on the
+NICs with carrier. The command line's network words (ip=, ifname=, vlan=, bond=, bridge=, rd.route=,
+nameserver=, BOOTIF=) plan the network: docs/cmdline.md. See docs/init.md.
 """
 
 
