@@ -93,9 +93,10 @@ def print_would_dhcp(found: Any, cl: Any, log: Any, *, json_out: bool, words_pla
     the command line's own network words (``ibftkit plan --cmdline``), when it has any."""
     out = sys.stdout
     if json_out:
-        doc = {"version": 1, "source": found.source, "warnings": [log.line(w) for w in cl.warnings],
-               "plan": words_plan.to_dict() if words_plan is not None else None, "logins": [],
-               "would_dhcp_on": list(found.would_dhcp_on)}
+        would = (f"the boot configuration needs a DHCP lease (dry run: not sent); DHCP would run on "
+                 f"{', '.join(found.would_dhcp_on) or '(no interface)'}")
+        doc = {"version": 1, "source": found.source, "warnings": [*(log.line(w) for w in cl.warnings), would],
+               "plan": words_plan.to_dict() if words_plan is not None else None, "logins": []}
         out.write(log.redact(json.dumps(doc, indent=2, sort_keys=True)) + "\n")
         return EXIT_OK
     out.write(f"source: {found.describe()}\n")

@@ -185,3 +185,11 @@ def test_firmware_demanded_but_absent_netroot_still_logs_in(tmp_path: Path) -> N
     doc = as_json(tmp_path, f"{INIT} rd.iscsi.firmware ip=192.0.2.20::192.0.2.1:24::eth0:none "
                   "netroot=iscsi:192.0.2.10::::iqn.2026-11.org.example:d")
     assert doc["source"] == "cmdline" and [x["target"] for x in doc["logins"]] == ["iqn.2026-11.org.example:d"]
+
+
+def test_no_target_still_prints_the_words_plan_with_exactly_the_interface_keys(tmp_path: Path) -> None:
+    """A line with network words and no target (NetworkManager's test lines): the plan of its words."""
+    doc = as_json(tmp_path, "ip=eth0:dhcp:1530:00:11:22:33:44:55")
+    assert set(doc) == {"version", "source", "warnings", "plan", "logins"} and doc["logins"] == []
+    assert steps(doc) == ["set_mac eth0", "set_mtu eth0", "link_up eth0", "wait_carrier eth0", "run_dhcp eth0"]
+    assert doc["warnings"][-1].endswith("DHCP would run on eth0")
