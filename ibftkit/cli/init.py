@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds before the first retry, doubling each time, at most 30 (default 2)")
     i.add_argument("--login-timeout", metavar="S", type=seconds, default=120.0,
                    help="seconds one login attempt may take before it is stopped (default 120)")
+    i.add_argument("--portal-timeout", metavar="S", type=seconds, default=5.0,
+                   help="before each login attempt, a TCP connect to the portal for at most S seconds; a portal "
+                   "that does not answer costs no login (default 5; 0: no check)")
+    i.add_argument("--wait-for-all-paths", action="store_true",
+                   help="return only when every target is logged in or given up (default: once the boot target "
+                   "is logged in, the other paths go on in the background and report to the kernel log)")
     i.add_argument("--param", metavar="NAME=VALUE", action="append", default=[],
                    help="an iSCSI setting (iscsistart -P), overriding the root-disk defaults "
                    "(replacement_timeout=86400, NOP-outs off, initial_login_retry_max=3); repeatable")
@@ -330,21 +336,43 @@ def run(args: argparse.Namespace, cl: Any, log: Any, state: dict[str, int], phas
     configure_network(plan, args, opts, log, links)
     state["phase"] = EXIT_LOGIN
     phases.begin("login")
-    from ..login import retry  # here: a dry run stops before the login
-
-    outcomes = retry.login_all(backend, cfg, policy=retry.RetryPolicy(retries=opts.login_retries,
-                                                                      backoff=opts.login_backoff), log=log)
+    outcomes = _login(backend, cfg, args, opts, log, lambda targets: _handoff(cfg, plan, targets, merged,
+                                                                                       args, log))
     ok = sum(1 for o in outcomes if o.ok)
-    log.info(f"{ok} of {len(outcomes)} target{'s' if len(outcomes) != 1 else ''} logged in")
-    if args.handoff:
-        from ..login.handoff import leave_handoff
-
-        try:
-            leave_handoff(cfg, plan, [o.target for o in outcomes if o.ok], merged, log=log,
-                          sys_root=args.firmware_root)
-        except Exception as e:  # the disk is logged in: a missing hand-off must not stop the boot
-            log.warning(f"hand-off for the installed system not written: {e}")
+    pending = sum(1 for o in outcomes if o.pending)
+    log.info(f"{ok} of {len(outcomes)} target{'s' if len(outcomes) != 1 else ''} logged in"
+             + (f", {pending} still logging in (in the background)" if pending else ""))
+    _handoff(cfg, plan, [o.target for o in outcomes if o.ok], merged, args, log)
     return EXIT_OK
+
+
+def _login(backend: Any, cfg: Any, args: argparse.Namespace, opts: Any, log: Any,
+           handoff: Any) -> Any:
+    """The logins (``ibftkit.login.retry.login_all``): the boot target's bound said on its first
+    failure; the other paths in a child process that goes on once the boot target is in (``login.paths``)."""
+    from ..login import paths, retry  # here: a dry run stops before the login
+
+    policy = retry.RetryPolicy(retries=opts.login_retries, backoff=opts.login_backoff)
+    probe_s = args.portal_timeout or None
+    dead, most = retry.worst_case(policy, login_timeout=args.login_timeout, probe_timeout=probe_s)
+    bound = ("the boot target is given up " + (f"within {dead:.0f} s if its portal does not answer, "
+                                                 if probe_s else "") + f"within {most:.0f} s in any case")
+    runner: Any = None
+    if len(cfg.login_order()) > 1 and not args.wait_for_all_paths:
+        runner = paths.ForkedPaths(log, on_done=lambda outs: handoff([o.target for o in outs if o.ok]))
+    return retry.login_all(backend, cfg, policy=policy, log=log, paths=runner, background=runner is not None,
+                           probe=retry.tcp_probe(probe_s) if probe_s else None, bound=bound)
+
+
+def _handoff(cfg: Any, plan: Any, targets: Any, merged: Any, args: argparse.Namespace, log: Any) -> None:
+    if not args.handoff or not targets:
+        return
+    from ..login.handoff import leave_handoff
+
+    try:
+        leave_handoff(cfg, plan, targets, merged, log=log, sys_root=args.firmware_root)
+    except Exception as e:  # the disk is logged in: a missing hand-off must not stop the boot
+        log.warning(f"hand-off for the installed system not written: {e}")
 
 
 def configure_network(plan: Any, args: argparse.Namespace, opts: Any, log: Any, links: Any) -> None:

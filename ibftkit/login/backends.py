@@ -125,6 +125,8 @@ def _exit_text(r: Result, program: str) -> str:
 
 class IscsistartBackend:
     name = "iscsistart"
+    #: two iscsistart processes at once share iscsid's management socket (``ibftkit.login.paths``)
+    parallel_safe = False
 
     def __init__(self, program: str = "iscsistart", *, params: Sequence[tuple[str, str]] = ROOT_DISK_PARAMS,
                  sys_root: str = "/", timeout: float = 120.0, tpgts: Mapping[Portal, int] | None = None) -> None:
@@ -165,6 +167,8 @@ class IscsistartBackend:
 
 class IscsiadmBackend:
     name = "iscsiadm"
+    #: iscsid serves several iscsiadm logins at once (one node record each)
+    parallel_safe = True
 
     def __init__(self, iscsiadm: str = "iscsiadm", iscsid: str = "iscsid", *,
                  params: Sequence[tuple[str, str]] = ROOT_DISK_PARAMS, node_dir: str = NODE_DIR,

@@ -19,6 +19,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,7 +92,8 @@ class Box:
         cmd = ["unshare", "--uts", *INIT_CMD, "--iscsistart", str(iscsistart or self.rec),
                "--resolv-conf", str(resolv), "--firmware-root", str(self.tmp / "fw"),
                "--cmdline", str(self.tmp / "cmdline"), "--kmsg", str(kmsg),
-               "--initiatorname-file", str(self.tmp / "initiatorname.iscsi"), "--login-backoff", "0.1", *argv]
+               "--initiatorname-file", str(self.tmp / "initiatorname.iscsi"), "--login-backoff", "0.1",
+               "--portal-timeout", "0", *argv]  # no portal listens here unless a test starts one
         r = sh(*cmd, ns=self.client, check=False, timeout=timeout)
         return Run(r.returncode, r.stdout, r.stderr, kmsg.read_text(),
                    resolv.read_text() if resolv.exists() else "")
@@ -231,7 +233,7 @@ def test_ibft_path_is_idempotent_and_the_hostname_stays_in_its_uts_namespace(box
 def test_multipath_second_target_logged_in_after_the_boot_target(box: Box) -> None:
     sh("ip", "addr", "add", "10.98.0.1/32", "dev", "lo", ns=box.server)
     t = box.write_table(table(two=True))
-    r = box.init("--ibft", str(t), "--verbose")
+    r = box.init("--ibft", str(t), "--verbose", "--wait-for-all-paths")
     assert r.code == 0, r.err
     got = [c["argv"][c["argv"].index("-t") + 1] for c in calls(box.tmp / "rec")]
     assert got == [DISK0, DISK1]
@@ -240,6 +242,76 @@ def test_multipath_second_target_logged_in_after_the_boot_target(box: Box) -> No
     assert "-w" not in second  # the second target has no CHAP
     assert "2 of 2 targets logged in" in r.err
     assert_no_leak(r)
+
+
+SLOW_PATH = """#!{python}
+import os, sys, time
+name = sys.argv[sys.argv.index("-t") + 1]
+open(os.path.join({d!r}, "started-" + name[-5:]), "w").close()
+if name.endswith("disk1"):
+    time.sleep(8)  # a path that does not answer: iscsistart waits for its transport timeout
+    open(os.path.join({d!r}, "done-" + name[-5:]), "w").close()
+    print("iscsistart: initiator reported error (8 - connection timed out)", file=sys.stderr)
+    sys.exit(8)
+print("iscsistart: Logging into target")
+"""
+
+
+def test_a_dead_path_does_not_hold_the_boot(box: Box) -> None:
+    """The boot target logs in; the second path hangs: ibftkit-init returns while that login still
+    runs (in a child process), and the child's outcome reaches the kernel log later."""
+    sh("ip", "addr", "add", "10.98.0.1/32", "dev", "lo", ns=box.server)
+    d = box.tmp / "slow"
+    d.mkdir()
+    prog = d / "iscsistart"
+    prog.write_text(SLOW_PATH.format(python=sys.executable, d=str(d)))
+    prog.chmod(0o755)
+    t = box.write_table(table(two=True))
+    r = box.init("--ibft", str(t), "--login-retries", "0", iscsistart=prog)
+    assert r.code == 0, r.err
+    assert not (d / "done-disk1").exists()  # returned while the second path was still logging in
+    assert "1 other path(s) still logging in" in r.err and f"logged in to target[0] {DISK0}" in r.err
+    for _ in range(300):
+        if "target[1]" in box.tmp.joinpath("kmsg").read_text() and (d / "done-disk1").exists():
+            if "login failed after 1 attempt" in box.tmp.joinpath("kmsg").read_text():
+                break
+        time.sleep(0.1)
+    kmsg = box.tmp.joinpath("kmsg").read_text()
+    assert f"target[1] {DISK1} at 10.98.0.1:3260: login failed after 1 attempt; last: iscsistart exit 8" in kmsg
+    assert "another path; the boot target is what counts" in kmsg
+
+
+def test_a_dead_boot_portal_is_given_up_without_a_login(box: Box) -> None:
+    """Nothing listens on 10.99.0.1:3260: each attempt is a refused TCP connect, reported, and no
+    iscsistart runs; the first progress line announced the bound."""
+    t = box.write_table(table())
+    r = box.init("--ibft", str(t), "--login-retries", "1", "--portal-timeout", "2")
+    assert r.code == 5
+    assert calls(box.tmp / "rec") == []
+    lines = r.err.splitlines()
+    assert sum("TCP connect to the portal failed: connection refused; no login attempt" in ln for ln in lines) == 2
+    assert any("(attempt 1 of 2; the boot target is given up within 4 s if its portal does not answer, within "
+               "244 s in any case)" in ln for ln in lines)
+    assert lines[-1].endswith("login failed after 2 attempts; last: TCP connect to the portal failed: "
+                              "connection refused")
+    assert_no_leak(r)
+
+
+def test_a_live_portal_is_probed_then_logged_in(box: Box) -> None:
+    srv = subprocess.Popen(["ip", "netns", "exec", box.server, sys.executable, "-c",
+                            "import socket,time; s=socket.create_server(('10.99.0.1', 3260)); time.sleep(60)"])
+    try:
+        for _ in range(50):
+            if ":3260" in sh("ss", "-ltn", ns=box.server).stdout:
+                break
+            time.sleep(0.1)
+        t = box.write_table(table())
+        r = box.init("--ibft", str(t), "--portal-timeout", "3", "--verbose")
+        assert r.code == 0, r.err
+        assert "the portal answers (TCP connect)" in r.err and len(calls(box.tmp / "rec")) == 1
+    finally:
+        srv.kill()
+        srv.wait()
 
 
 def test_param_override_reaches_iscsistart(box: Box) -> None:
