@@ -96,9 +96,12 @@ def run_encode(args: argparse.Namespace) -> int:
     from ..sources.ibft.layout import IPXE_BIOS_MAX
 
     try:
-        text = Path(args.model).read_text()
+        text = Path(args.model).read_text(encoding="utf-8")
     except OSError as e:
         raise ModelError(f"{args.model}: cannot read ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:  # a table given where its JSON model belongs
+        raise ModelError(f"{args.model}: not JSON: byte 0x{e.object[e.start]:02x} at offset {e.start} "
+                         "is not UTF-8 text (encode reads what 'decode --format json' prints)") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:

@@ -41,20 +41,22 @@ _PARAM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.\[\]]*")
 # --- parameters ----------------------------------------------------------------------------------
 
 
-def parse_param(text: str) -> tuple[str, str]:
+def parse_param(text: str, where: str = "--param ") -> tuple[str, str]:
     """``NAME=VALUE`` as ``iscsistart -P`` splits it (first ``=``). Refuses what would break the
     record or leak: empty value (iscsistart exit 7), control characters, any ``*password*`` name
-    (CHAP comes from the boot configuration, never from a logged command line)."""
+    (CHAP comes from the boot configuration, never from a logged command line). ``where`` starts
+    each message: ``"--param "`` or ``"kernel command line rd.iscsi.param="``. Raises ``UsageError``;
+    a message never holds the value of a ``*password*`` name."""
     name, eq, value = text.partition("=")
     name = name.strip()
     if not eq or not _PARAM_NAME.fullmatch(name):
-        raise UsageError(f"--param {text!r}: expected NAME=VALUE, like node.session.timeo.replacement_timeout=120")
+        raise UsageError(f"{where}{text!r}: expected NAME=VALUE, like node.session.timeo.replacement_timeout=120")
     if value == "":
-        raise UsageError(f"--param {name}=: empty value (iscsistart refuses it)")
+        raise UsageError(f"{where}{name}=: empty value (iscsistart refuses it)")
     if any(not c.isprintable() for c in value):
-        raise UsageError(f"--param {name}: the value has control characters")
+        raise UsageError(f"{where}{name}: the value has control characters")
     if "password" in name.lower():
-        raise UsageError(f"--param {name}: CHAP secrets come from the boot configuration, not --param "
+        raise UsageError(f"{where}{name}: CHAP secrets come from the boot configuration, not a parameter "
                          "(a command-line secret would be logged)")
     return name, value
 

@@ -189,6 +189,9 @@ def load_links_file(path: str | os.PathLike[str]) -> list[LinkInfo]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as e:
         raise ValueError(f"--links {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"--links {path}: not JSON (byte 0x{e.object[e.start]:02x} at offset {e.start} "
+                         "is not UTF-8 text; expected what 'ip -j -d link show' prints)") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:

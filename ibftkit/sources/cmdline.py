@@ -329,7 +329,7 @@ def parse_cmdline(text: str) -> Cmdline:
         elif key == "rd.iscsi.login_retry_max":
             retry_max = _int(key, value, 0, 10000)
         elif key in ("ibftkit.param", "rd.iscsi.param") and value:
-            params.append(value)
+            params.append(_param(key, value))
         elif key in _NOT_HONOURED:
             _add_warning(warnings, f"{key}: {_NOT_HONOURED[key]}")
         elif key.startswith("ibftkit."):
@@ -362,6 +362,20 @@ def parse_cmdline(text: str) -> Cmdline:
                    nameservers=tuple(nameservers), interfaces=tuple(interfaces), params=tuple(params),
                    chap=(chap[0], chap[1], chap[2], chap[3]), warnings=tuple(warnings),
                    **kw)  # type: ignore[arg-type]
+
+
+def _param(key: str, value: str) -> str:
+    """``rd.iscsi.param=``/``ibftkit.param=`` checked as ``--param`` is, named as the word it is: a
+    malformed dracut word is exit 3 (``CmdlineError``), a malformed ``ibftkit.param`` exit 2."""
+    from ..login.argv import parse_param  # the one NAME=VALUE rule (docs/architecture.md, rule 4)
+
+    try:
+        parse_param(value, where=f"kernel command line {key}=")
+    except UsageError as e:
+        if key == "ibftkit.param":
+            raise
+        raise CmdlineError(str(e)) from None
+    return value
 
 
 def _ibftkit_word(key: str, value: str | None, kw: dict[str, object], interfaces: list[str]) -> None:

@@ -1,0 +1,84 @@
+"""Inputs a new user gives by mistake: each a one-line message naming where it came from, with the
+documented exit status, never a traceback (README "Commands"; docs/cmdline.md, "three rules")."""
+
+from __future__ import annotations
+
+import io
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from ibftkit.cli import init as init_cli
+from ibftkit.cli.main import main
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+TABLE = FIXTURES / "ibft" / "ibftkit-chap.bin"
+LINKS = FIXTURES / "cmdline" / "links" / "two-nics.json"
+TARGET = ("rd.iscsi.initiator=iqn.2026-11.org.example:i "
+          "netroot=iscsi:192.0.2.10::::iqn.2026-11.org.example:d ip=dhcp")
+
+
+def run(entry: object, argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = entry(argv)  # type: ignore[operator]
+    return code, out.getvalue(), err.getvalue()
+
+
+def dry_run(tmp_path: Path, cmdline: str) -> tuple[int, str, str]:
+    (tmp_path / "fw").mkdir(exist_ok=True)
+    (tmp_path / "cmdline").write_text(cmdline + "\n")
+    none = str(tmp_path / "none")
+    return run(init_cli.main, ["--dry-run", "--firmware-root", str(tmp_path / "fw"), "--cmdline",
+                               str(tmp_path / "cmdline"), "--kmsg", "none", "--initiatorname-file", none,
+                               "--links", str(LINKS), "--iscsi-initramfs", none, "--open-iscsi-script", none])
+
+
+def test_encode_given_a_table_instead_of_its_model(tmp_path: Path) -> None:
+    code, out, err = run(main, ["encode", str(TABLE), "-o", str(tmp_path / "out.bin")])
+    assert code == 1 and out == ""
+    assert err.splitlines() == [f"ibftkit: {TABLE}: not JSON: byte 0xfb at offset 9 is not UTF-8 text "
+                                "(encode reads what 'decode --format json' prints)"]
+    assert not (tmp_path / "out.bin").exists()
+
+
+def test_links_given_a_table_instead_of_ip_json() -> None:
+    code, out, err = run(main, ["plan", "--ibft", str(TABLE), "--links", str(TABLE)])
+    assert code == 2 and out == ""
+    assert err.splitlines() == [f"ibftkit: --links {TABLE}: not JSON (byte 0xfb at offset 9 is not UTF-8 text; "
+                                "expected what 'ip -j -d link show' prints)"]
+
+
+@pytest.mark.parametrize("word,why", [
+    ("rd.iscsi.param=bogus", "rd.iscsi.param='bogus': expected NAME=VALUE"),
+    ("rd.iscsi.param=a.b=", "rd.iscsi.param=a.b=: empty value"),
+    ("rd.iscsi.param=node.session.auth.password=s3cretPassw0rd", "rd.iscsi.param=node.session.auth.password: "
+                                                                   "CHAP secrets come from the boot configuration"),
+])
+def test_malformed_dracut_param_is_exit_3_named_as_the_word(tmp_path: Path, word: str, why: str) -> None:
+    code, out, err = dry_run(tmp_path, f"{word} {TARGET}")
+    assert code == 3 and out == ""
+    assert len(err.splitlines()) == 1 and f"kernel command line {why}" in err
+    assert "--param" not in err and "s3cretPassw0rd" not in err
+
+
+def test_malformed_ibftkit_param_is_a_usage_error_named_as_the_word(tmp_path: Path) -> None:
+    code, out, err = dry_run(tmp_path, f"ibftkit.param=bogus {TARGET}")
+    assert code == 2 and out == ""
+    assert err.splitlines() == ["ibftkit-init: kernel command line ibftkit.param='bogus': expected NAME=VALUE, "
+                                "like node.session.timeo.replacement_timeout=120"]
+
+
+def test_good_dracut_param_still_reaches_the_login(tmp_path: Path) -> None:
+    code, out, err = dry_run(tmp_path, f"rd.iscsi.param=node.session.timeo.replacement_timeout=30 {TARGET}")
+    assert code == 0, err
+    assert "-P node.session.timeo.replacement_timeout=30" in out
+
+
+def test_option_param_message_is_unchanged(tmp_path: Path) -> None:
+    code, out, err = run(init_cli.main, ["--dry-run", "--ibft", str(TABLE), "--kmsg", "none", "--links", str(LINKS),
+                                         "--cmdline", str(tmp_path / "none"), "--param", "bogus"])
+    assert code == 2
+    assert err.splitlines() == ["ibftkit-init: --param 'bogus': expected NAME=VALUE, "
+                                "like node.session.timeo.replacement_timeout=120"]
