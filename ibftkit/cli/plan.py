@@ -140,6 +140,9 @@ def run(args: argparse.Namespace) -> int:
         cl = load_cmdline(args.cmdline)
         for w in cl.warnings:
             warn(w)
+        from ..sources.chain import netroot_targets
+
+        netroot_targets(cl)  # a malformed netroot= fails here as it fails ibftkit-init (exit 1)
         if args.ibft is None and args.root_path is None:
             plan = plan_for_cmdline(cl, links, set_hostname=not args.no_hostname)
         else:

@@ -167,7 +167,9 @@ def netroot_targets(cl: Cmdline, *, first_index: int = 0, boot: bool = True) -> 
 
     A LUN field of decimal digits is read as dracut reads it: a decimal Linux LUN
     (``modules.d/95iscsi/iscsiroot.sh`` waits for ``…-lun-$iscsi_lun``); other forms as RFC 4173."""
+    from ..infra.errors import RootPathError
     from ..model import parse_ip
+    from .cmdline_net import CmdlineError
     from .rootpath import parse_root_path
 
     targets: list[Target] = []
@@ -175,7 +177,10 @@ def netroot_targets(cl: Cmdline, *, first_index: int = 0, boot: bool = True) -> 
     netdev = None
     user, password, ruser, rpassword = cl.chap
     for k, text in enumerate(cl.netroots):
-        rp = parse_root_path(text, dialect="dracut")
+        try:
+            rp = parse_root_path(text, dialect="dracut")
+        except RootPathError as e:  # the word, by number: its text may hold user:password@
+            raise CmdlineError(f"kernel command line netroot= #{k + 1}: {e}", hint=e.hint) from None
         if rp.needs_discovery:
             raise NoBootConfig(f"netroot #{k + 1} names no server (RFC 4173 discovery is not supported)")
         lun = rp.lun

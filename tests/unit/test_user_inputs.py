@@ -82,3 +82,23 @@ def test_option_param_message_is_unchanged(tmp_path: Path) -> None:
     assert code == 2
     assert err.splitlines() == ["ibftkit-init: --param 'bogus': expected NAME=VALUE, "
                                 "like node.session.timeo.replacement_timeout=120"]
+
+
+NETROOT_BAD = "netroot=iscsi:user:s3cretPassw0rd@192.168.1.300::::iqn.2026-11.org.example:d ip=dhcp"
+NETROOT_WHY = ("kernel command line netroot= #1: root path server: '192.168.1.300' is not an IPv4 address "
+               "(four decimal octets 0..255 without leading zeros)")
+
+
+def test_malformed_netroot_names_the_word_not_its_secret(tmp_path: Path) -> None:
+    code, out, err = dry_run(tmp_path, NETROOT_BAD)
+    assert code == 3 and out == ""
+    assert err.splitlines()[-1] == f"ibftkit-init: {NETROOT_WHY}"
+    assert "s3cretPassw0rd" not in err
+
+
+def test_plan_fails_on_a_malformed_netroot_as_ibftkit_init_does(tmp_path: Path) -> None:
+    (tmp_path / "cmdline").write_text(NETROOT_BAD + "\n")
+    code, out, err = run(main, ["plan", "--cmdline", str(tmp_path / "cmdline"), "--links", str(LINKS)])
+    assert code == 1 and out == ""
+    assert err.splitlines()[-1] == f"ibftkit: {NETROOT_WHY}"
+    assert "s3cretPassw0rd" not in err
