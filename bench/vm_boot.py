@@ -3,8 +3,13 @@
 
     python3 bench/vm_boot.py [--rounds N] [CASE ...]        (root; tools/vm/fetch-assets done)
 
-CASE is an iBFT case (a capture case, e.g. ``ipxe-bios-dhcp``) or ``dhcp-path``; the default is both
-``ipxe-bios-dhcp`` and ``dhcp-path``.
+CASE is an iBFT case (a capture case, e.g. ``ipxe-bios-dhcp``) or ``dhcp-path``; the default is
+``ipxe-bios-dhcp`` (one target), ``ipxe-bios-two-targets``, ``ipxe-uefi-three-targets`` and ``dhcp-path``.
+Goals (ratio of medians, same run): one target <= 2.0x, two <= 1.2x, three <= 1.0x, DHCP path strict
+<= 2.5x. With several targets ``iscsistart -b`` logs in to every one before it returns, while
+``ibftkit-init`` returns once the boot target is in (the others go on in the background): both are
+timed to the first disk read, as a boot mounts its root from the boot target's disk (the e2e guest
+reads each disk as soon as it appears).
 
 **iBFT path.** For each iBFT case (``ipxe-bios-dhcp``: SeaBIOS + iPXE, one target, no CHAP) and each
 round, two boots with the same iPXE script and a fresh tgtd (tools/vm/vmharness):
@@ -58,14 +63,16 @@ sys.path.insert(0, str(ROOT / "tools" / "vm"))
 
 from vmharness import assets, capture, dhcpnet, pyguest  # noqa: E402
 
-GOAL = 2.5
-DHCP_GOAL = 3.5
+GOALS = {1: 2.0, 2: 1.2, 3: 1.0}  # by the number of targets
+DHCP_GOAL = 3.5  # udhcpc favoured by the e1000 receive hold (below)
+STRICT_GOAL = 2.5
+DEFAULT = ["ipxe-bios-dhcp", "ipxe-bios-two-targets", "ipxe-uefi-three-targets", "dhcp-path"]
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("cases", nargs="*", default=["ipxe-bios-dhcp", "dhcp-path"], metavar="CASE",
-                    help="iBFT cases (tools/vm/capture --list) and/or dhcp-path (default: ipxe-bios-dhcp dhcp-path)")
+    ap.add_argument("cases", nargs="*", default=DEFAULT, metavar="CASE",
+                    help=f"iBFT cases (tools/vm/capture --list) and/or dhcp-path (default: {' '.join(DEFAULT)})")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     dhcp_cases = {n: c for n, c in dhcpnet.CASES.items() if c.root_path}  # (not the failure case)
@@ -108,8 +115,10 @@ def main() -> int:
                       f"(iscsistart {login[-1]:.2f} s); boots {cap.seconds:.0f} s / {r.seconds:.0f} s", flush=True)
             a, b = statistics.median(anchor), statistics.median(mine)
             rest = b - statistics.median(login)
-            print(f"{name}: time to a readable disk, median of {args.rounds}: anchor {a:.2f} s, ibftkit-init {b:.2f} s"
-                  f" -> ratio {b / a:.2f}x (goal <= {GOAL}x: {'met' if b / a <= GOAL else 'NOT met'})")
+            goal = GOALS.get(len(case.targets), GOALS[3])
+            print(f"{name} ({len(case.targets)} target(s)): time to a readable disk, median of {args.rounds}: anchor "
+                  f"{a:.2f} s, ibftkit-init {b:.2f} s -> ratio {b / a:.2f}x (goal <= {goal}x: "
+                  f"{'met' if b / a <= goal else 'NOT met'}); load average {os.getloadavg()[0]:.2f}")
             print(f"  ibftkit-init: iscsistart login {statistics.median(login):.2f} s, everything else "
                   f"(python start-up, imports, table, netlink, carrier) {rest:.2f} s; warm in the guest: "
                   + ", ".join(f"{k} {statistics.median(v):.2f} s" for k, v in py.items()))
@@ -155,8 +164,8 @@ def dhcp_path(got: assets.Assets, case: dhcpnet.DhcpCase, *, rounds: int, anchor
           f"down: {med['ibftkit-init'] / med['anchor from link up']:.2f}x")
     print(f"  strict ({dhcpnet.NO_RX_HOLD}: no 1 s e1000 receive hold on udhcpc's OFFER): anchor "
           f"{med['strict anchor']:.2f} s (lease {med['strict anchor lease']:.2f} s), ibftkit-init "
-          f"{med['strict ibftkit-init']:.2f} s -> ratio {strict:.2f}x (goal <= {DHCP_GOAL}x: "
-          f"{'met' if strict <= DHCP_GOAL else 'NOT met'})")
+          f"{med['strict ibftkit-init']:.2f} s -> ratio {strict:.2f}x (goal <= {STRICT_GOAL}x: "
+          f"{'met' if strict <= STRICT_GOAL else 'NOT met'})")
     print("  ibftkit-init: " + ", ".join(f"{k} {med[k]:.2f} s" for k in _SPLIT if k in med)
           + "; anchor: " + ", ".join(f"{k[7:]} {med[k]:.2f} s" for k in ("anchor carrier", "anchor lease",
                                                                           "anchor login")))
