@@ -443,6 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def body() -> int:
         args = build_parser().parse_args(args_list)
         state["timings"] = int(args.timings)
+        state["dry_run"] = int(args.dry_run)
         state["phase"] = EXIT_NO_CONFIG
         log.set_kmsg(None if args.kmsg in ("none", "") else args.kmsg)
         log.level = level_from_flags(quiet=args.quiet, verbose=args.verbose, debug=args.debug)
@@ -460,6 +461,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as e:
             from ..infra.errors import IbftkitError, exit_status
 
+            if isinstance(e, BrokenPipeError) and state.get("dry_run"):
+                raise  # a dry run's reader went away (| head): guarded() ends quietly, as ibftkit's commands
             if debug:
                 import traceback
 

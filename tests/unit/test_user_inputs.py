@@ -102,3 +102,19 @@ def test_plan_fails_on_a_malformed_netroot_as_ibftkit_init_does(tmp_path: Path) 
     assert code == 1 and out == ""
     assert err.splitlines()[-1] == f"ibftkit: {NETROOT_WHY}"
     assert "s3cretPassw0rd" not in err
+
+
+class ClosedPipe(io.StringIO):
+    """stdout of `ibftkit-init --dry-run | head -1` once head has exited."""
+
+    def write(self, s: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_dry_run_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    err = io.StringIO()
+    with redirect_stdout(ClosedPipe()), redirect_stderr(err):
+        code = init_cli.main(["--dry-run", "--ibft", str(TABLE), "--kmsg", "none", "--links", str(LINKS),
+                              "--cmdline", str(tmp_path / "none")])
+    assert code == 0
+    assert "internal error" not in err.getvalue() and "BrokenPipeError" not in err.getvalue()
