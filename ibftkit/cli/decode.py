@@ -58,7 +58,7 @@ def run_decode(args: argparse.Namespace) -> int:
 
     paths = list(args.path)
     if args.jobs is not None and args.jobs < 1:
-        raise UsageError(f"ibftkit decode: --jobs {args.jobs}: expected 1 or more")
+        raise UsageError(f"--jobs {args.jobs}: expected 1 or more (see 'ibftkit decode --help')")
     if wants_batch(paths):
         if args.format != "json":
             raise UsageError(f"several tables need --format json (one object per line), "

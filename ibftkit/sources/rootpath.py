@@ -132,7 +132,8 @@ def parse_root_path(text: str, *, dialect: str = "rfc4173") -> RootPath:
     if at is not None:
         if dialect == "rfc4173":
             raise RootPathError("'@' before the server: user:password@ credentials are a dracut "
-                                "extension, not RFC 4173 (use the dracut dialect)", field="credentials")
+                                "extension, not RFC 4173 (dracut's netroot= and 'ibftkit rootpath --dialect dracut' "
+                                "read them)", field="credentials")
         creds = _credentials(body[:at], notes)
         body = body[at + 1:]
     try:

@@ -118,3 +118,19 @@ def test_dry_run_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
                               "--cmdline", str(tmp_path / "none")])
     assert code == 0
     assert "internal error" not in err.getvalue() and "BrokenPipeError" not in err.getvalue()
+
+
+def test_jobs_zero_is_one_line_without_a_second_prefix() -> None:
+    code, out, err = run(main, ["decode", "--format", "json", "--jobs", "0", str(FIXTURES / "ibft" / "samples")])
+    assert code == 2 and out == ""
+    assert err.splitlines() == ["ibftkit: --jobs 0: expected 1 or more (see 'ibftkit decode --help')"]
+
+
+def test_root_path_credentials_hint_names_what_reads_them(tmp_path: Path) -> None:
+    """--root-path (ibftkit-init, plan, dracut, kickstart) has no --dialect: the hint names what does."""
+    code, out, err = run(main, ["plan", "--root-path", "iscsi:u:p@192.0.2.1::::iqn.2001-04.com.example:d",
+                                "--interface", "eth0", "--links", str(LINKS)])
+    assert code == 1 and out == ""
+    assert err.splitlines() == ["ibftkit: root path credentials: '@' before the server: user:password@ credentials "
+                                "are a dracut extension, not RFC 4173 (dracut's netroot= and 'ibftkit rootpath "
+                                "--dialect dracut' read them)"]
