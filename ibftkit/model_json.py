@@ -109,6 +109,14 @@ def _get(d: Mapping[str, Any], key: str, where: str, default: Any = None) -> Any
     return d.get(key, default)
 
 
+def _list(data: Mapping[str, Any], key: str) -> list[Any]:
+    """``nics``/``targets``: a JSON array (absent or null: none)."""
+    value = _get(data, key, "model") or []
+    if not isinstance(value, list):
+        raise ModelError(f"{key}: expected a list, got {type(value).__name__}")
+    return value
+
+
 def _int(value: Any, where: str, lo: int, hi: int, default: int = 0) -> int:
     if value is None:
         return default
@@ -170,7 +178,7 @@ def config_from_dict(data: Mapping[str, Any]) -> BootConfig:
                                         "initiator.secondary_radius_server"),
         )
     nics = []
-    for k, n in enumerate(_get(data, "nics", "model", []) or []):
+    for k, n in enumerate(_list(data, "nics")):
         w = f"nics[{k}]"
         mac = _str(_get(n, "mac", w), f"{w}.mac")
         bdf = _str(_get(n, "pci_bdf", w), f"{w}.pci_bdf")
@@ -195,7 +203,7 @@ def config_from_dict(data: Mapping[str, Any]) -> BootConfig:
             hostname=_str(_get(n, "hostname", w), f"{w}.hostname"),
         ))
     targets = []
-    for k, t in enumerate(_get(data, "targets", "model", []) or []):
+    for k, t in enumerate(_list(data, "targets")):
         w = f"targets[{k}]"
         addr = _str(_get(t, "ip_address", w), f"{w}.ip_address")
         try:

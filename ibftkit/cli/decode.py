@@ -112,7 +112,10 @@ def run_encode(args: argparse.Namespace) -> int:
         cfg = BootConfig.from_dict(data)
     except IbftkitError as e:
         raise ModelError(f"{args.model}: {e}") from None
-    table = encode_table(cfg, args.layout)
+    try:
+        table = encode_table(cfg, args.layout)
+    except IbftkitError as e:  # a model that reads but cannot be laid out: say which file
+        raise ModelError(f"{args.model}: {e}") from None
     out = Path(args.output)
     try:
         write_atomic(out, table)  # mode 0644: a table holds no more than the firmware shows anyone

@@ -134,3 +134,16 @@ def test_root_path_credentials_hint_names_what_reads_them(tmp_path: Path) -> Non
     assert err.splitlines() == ["ibftkit: root path credentials: '@' before the server: user:password@ credentials "
                                 "are a dracut extension, not RFC 4173 (dracut's netroot= and 'ibftkit rootpath "
                                 "--dialect dracut' read them)"]
+
+
+@pytest.mark.parametrize("model,why", [
+    ('{"nics": "eth0"}', "nics: expected a list, got str"),
+    ('{"targets": {"ip_address": "192.0.2.1"}}', "targets: expected a list, got dict"),
+    ('{"targets": [{"ip_address": "x"}]}', "target[0]: server 'x' is a name; an iBFT holds only IP addresses"),
+])
+def test_encode_errors_name_the_model_file(tmp_path: Path, model: str, why: str) -> None:
+    path = tmp_path / "model.json"
+    path.write_text(model)
+    code, out, err = run(main, ["encode", str(path), "-o", str(tmp_path / "out.bin")])
+    assert code == 1 and out == ""
+    assert err.splitlines() == [f"ibftkit: {path}: {why}"]
