@@ -121,7 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         parser = build_parser()
-        args = parser.parse_args(args_list)
+        args, extra = parser.parse_known_args(args_list)
+        if extra:  # argparse names the top-level help here; the subcommand's is the one that helps
+            words = [w for w in ("ibftkit", getattr(args, "command", None), getattr(args, "net_command", None)) if w]
+            raise UsageError(f"unrecognized arguments: {' '.join(extra)} (see '{' '.join(words)} --help')")
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)
             return EXIT_USAGE

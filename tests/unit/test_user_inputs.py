@@ -147,3 +147,15 @@ def test_encode_errors_name_the_model_file(tmp_path: Path, model: str, why: str)
     code, out, err = run(main, ["encode", str(path), "-o", str(tmp_path / "out.bin")])
     assert code == 1 and out == ""
     assert err.splitlines() == [f"ibftkit: {path}: {why}"]
+
+
+@pytest.mark.parametrize("argv,helps", [
+    (["dracut", "--bogus"], "ibftkit dracut --help"),
+    (["net", "apply", "--bogus"], "ibftkit net apply --help"),
+    (["rootpath", "iscsi:192.0.2.1::::iqn.2001-04.com.example:d", "extra"], "ibftkit rootpath --help"),
+    (["--bogus"], "ibftkit --help"),
+])
+def test_unknown_argument_points_at_the_subcommands_help(argv: list[str], helps: str) -> None:
+    code, out, err = run(main, argv)
+    assert code == 2 and out == ""
+    assert len(err.splitlines()) == 1 and err.rstrip().endswith(f"(see '{helps}')")
