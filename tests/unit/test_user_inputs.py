@@ -159,3 +159,16 @@ def test_unknown_argument_points_at_the_subcommands_help(argv: list[str], helps:
     code, out, err = run(main, argv)
     assert code == 2 and out == ""
     assert len(err.splitlines()) == 1 and err.rstrip().endswith(f"(see '{helps}')")
+
+
+def test_init_md_dry_run_example_is_what_the_tool_prints(tmp_path: Path) -> None:
+    """docs/init.md, "Dry run": the example block is the tool's output for the command it shows."""
+    text = (FIXTURES.parent / "docs" / "init.md").read_text()
+    start = text.index("$ ibftkit-init --dry-run --ibft fixtures/ibft/ibftkit-mutual-chap.bin")
+    block = text[start:text.index("```", start)]
+    command, _, shown = block.partition("\n")
+    argv = command.split()[2:]  # after "$ ibftkit-init"
+    argv = [str(FIXTURES.parent / a) if a.startswith("fixtures/") else a for a in argv]
+    code, out, err = run(init_cli.main, [*argv, "--kmsg", "none", "--cmdline", str(tmp_path / "none")])
+    assert code == 0, err
+    assert out.replace(str(FIXTURES.parent) + "/", "") == shown
