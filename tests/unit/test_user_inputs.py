@@ -172,3 +172,21 @@ def test_init_md_dry_run_example_is_what_the_tool_prints(tmp_path: Path) -> None
     code, out, err = run(init_cli.main, [*argv, "--kmsg", "none", "--cmdline", str(tmp_path / "none")])
     assert code == 0, err
     assert out.replace(str(FIXTURES.parent) + "/", "") == shown
+
+
+def test_net_md_plan_example_is_what_the_tool_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/net.md, "What the plan contains": the example runs from the repository root as shown."""
+    import os
+
+    text = (FIXTURES.parent / "docs" / "net.md").read_text()
+    start = text.index("$ ibftkit plan --ibft fixtures/ibft/samples/lkml-3targets.bin")
+    command, _, shown = text[start:text.index("```", start)].partition("\n")
+    cwd = os.getcwd()
+    os.chdir(FIXTURES.parent)
+    try:
+        code = main(command.split()[2:])
+    finally:
+        os.chdir(cwd)
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert err + out == shown
