@@ -467,7 +467,9 @@ def rule_host_routes(targets: Sequence[Target], states: dict[int, _NicState]) ->
 
 
 def _path_routes(path: TargetPath, st: _NicState, who: str) -> list[AddRoute]:
-    src = None if st.rerun else path.source
+    src = path.source
+    if st.rerun or (src is not None and src.version == 6 and src.is_link_local):
+        src = None  # a new lease's address is not known; Linux refuses an IPv6 link-local prefsrc (EINVAL)
     if path.on_link:
         net = "link-local" if path.dst.network_address.is_link_local else f"on-link in {st.iface}"
         return [AddRoute(path.dst, None, st.l3, f"{who} is {net}", src)]
