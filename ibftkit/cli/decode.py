@@ -52,6 +52,7 @@ def register(sub: Any) -> None:
 
 def run_decode(args: argparse.Namespace) -> int:
     from ..render import render
+    from ..render.kernel import iscsistart_drops_nic_warning
     from ..render.kernel_view import kernel_rejects
     from ..sources.ibft.locate import load_config
     from .decode_batch import wants_batch
@@ -68,15 +69,34 @@ def run_decode(args: argparse.Namespace) -> int:
         raise UsageError("ibftkit decode: --scan needs a PATH (a memory image or /dev/mem)")
     cfg = load_config(paths[0] if paths else None, scan=args.scan, strict=args.strict)
     macs = local_macs() if args.format in ("iscsistart", "text") else {}
-    out = render(cfg, args.format, show_secrets=args.show_secrets, mac_to_ifname=macs)
+    netless = netless_pci(cfg) if args.format == "iscsistart" else {}
+    out = render(cfg, args.format, show_secrets=args.show_secrets, mac_to_ifname=macs, netless_pci=set(netless))
     if args.format in ("sysfs", "iscsistart"):
         for w in cfg.warnings:
             warn(w)
         reason = kernel_rejects(cfg)
         if reason:
             warn(f"the Linux kernel would show no /sys/firmware/ibft for this table: {reason}")
+        for bdf, index in netless.items():
+            if bdf != "00:00.0":  # the decoder already says it for the zero address
+                warn(iscsistart_drops_nic_warning(index, bdf, "names a device on this machine with no network "
+                                                              "interface"))
     sys.stdout.write(out)
     return 0
+
+
+def netless_pci(cfg: Any, root: str = "/") -> dict[str, int]:
+    """PCI addresses of ``cfg``'s NICs that name a device on this machine (segment 0, as the kernel
+    looks it up: ``pci_get_domain_bus_and_slot(0, …)``) with no network interface under it
+    (``net/`` or, for virtio, ``*/net/``): address -> NIC index."""
+    out: dict[str, int] = {}
+    for nic in cfg.nics:
+        if nic.pci_bdf is None:
+            continue
+        dev = Path(root) / "sys/bus/pci/devices" / f"0000:{nic.pci_bdf}"
+        if dev.is_dir() and not (dev / "net").is_dir() and not any(dev.glob("*/net")):
+            out[str(nic.pci_bdf)] = nic.index
+    return out
 
 
 def _run_batch(args: argparse.Namespace, paths: list[str]) -> int:

@@ -8,7 +8,7 @@ interface has a MAC) is passed in as ``mac_to_ifname``.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from ..model import BootConfig
 
@@ -34,6 +34,9 @@ def renderer(fmt: str) -> Callable[..., str]:
 
 
 def render(cfg: BootConfig, fmt: str, *, show_secrets: bool = False,
-           mac_to_ifname: Mapping[str, str] | None = None) -> str:
-    """The text of ``cfg`` in format ``fmt``, ending in a newline unless empty."""
-    return renderer(fmt)(cfg, show_secrets=show_secrets, mac_to_ifname=mac_to_ifname or {})
+           mac_to_ifname: Mapping[str, str] | None = None, netless_pci: Collection[str] = ()) -> str:
+    """The text of ``cfg`` in format ``fmt``, ending in a newline unless empty. ``netless_pci``
+    (PCI addresses of this machine's devices without a network interface) only changes the
+    ``iscsistart`` render, as it changes what ``iscsistart -f`` prints here."""
+    kw = {"netless_pci": netless_pci} if fmt == "iscsistart" else {}
+    return renderer(fmt)(cfg, show_secrets=show_secrets, mac_to_ifname=mac_to_ifname or {}, **kw)

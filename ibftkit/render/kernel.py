@@ -9,7 +9,7 @@ or that NIC has flags 0; a missing ``prefix-len`` reads as -1.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from .. import __version__
 from ..infra.log import REDACTED
@@ -58,11 +58,24 @@ def _optional(rec: list[tuple[str, str]]) -> Callable[[str, str | None], None]:
 NO_TARGETS = "Could not get list of targets from firmware."
 
 
+def iscsistart_drops_nic_warning(nic_index: int, bdf: str, why: str) -> str:
+    """The one warning for a NIC whose PCI address names a device with no network interface."""
+    return (f"NIC[{nic_index}]: PCI address {bdf} {why}: the kernel links ethernet{nic_index}/device to it and "
+            f"iscsistart -f drops the NIC (\"{NO_TARGETS}\", exit 21); ibftkit-init, which passes -t/-a, "
+            "is not affected")
+
+
 def iscsistart_records(cfg: BootConfig, *, show_secrets: bool = False,
                        mac_to_ifname: Mapping[str, str] | None = None,
-                       messages: list[str] | None = None) -> list[list[tuple[str, str]]]:
+                       messages: list[str] | None = None,
+                       netless_pci: Collection[str] = ()) -> list[list[tuple[str, str]]]:
     """One ``[(key, value), ...]`` list per record ``iscsistart -f`` would print; the lines it
-    prints instead of a record (``Invalid nic-assoc …``) are appended to ``messages``."""
+    prints instead of a record (``Invalid nic-assoc …``) are appended to ``messages``.
+
+    ``netless_pci``: PCI addresses (``bb:dd.f``) that name a device on this machine with no network
+    interface (driver not loaded, a NIC on another PCI segment — the iBFT has none —, the host
+    bridge at 00:00.0). The kernel links ``ethernetN/device`` to such a device and open-iscsi's
+    ``fwparam_sysfs.c`` (``get_iface_from_device``) then finds no interface and drops the NIC."""
     messages = [] if messages is None else messages
     view = kernel_view(cfg)
     if "initiator" not in view:
@@ -82,6 +95,9 @@ def iscsistart_records(cfg: BootConfig, *, show_secrets: bool = False,
             continue
         n = view[ndir]
         if _int(n.get("flags")) == 0 or "mac" not in n:
+            continue
+        nic = cfg.nic_by_index(assoc)
+        if nic is not None and nic.pci_bdf is not None and str(nic.pci_bdf) in netless_pci:
             continue
         rec: list[tuple[str, str]] = []
         opt = _optional(rec)
@@ -117,11 +133,13 @@ def iscsistart_records(cfg: BootConfig, *, show_secrets: bool = False,
 
 
 def render_iscsistart(cfg: BootConfig, *, show_secrets: bool = False,
-                      mac_to_ifname: Mapping[str, str] | None = None) -> str:
-    """Records as ``iscsistart -f`` prints them to stdout, its own messages included."""
+                      mac_to_ifname: Mapping[str, str] | None = None, netless_pci: Collection[str] = ()) -> str:
+    """Records as ``iscsistart -f`` prints them to stdout on this machine, its own messages included
+    (``netless_pci``: see ``iscsistart_records``)."""
     out: list[str] = []
     messages: list[str] = []
-    records = iscsistart_records(cfg, show_secrets=show_secrets, mac_to_ifname=mac_to_ifname, messages=messages)
+    records = iscsistart_records(cfg, show_secrets=show_secrets, mac_to_ifname=mac_to_ifname, messages=messages,
+                                 netless_pci=netless_pci)
     out += [f"{m}\n" for m in messages]
     if not records:
         out.append(f"{NO_TARGETS}\n")

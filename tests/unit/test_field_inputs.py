@@ -153,3 +153,44 @@ def test_ipv6_address_with_only_a_mask_cannot_guess(tmp_path: Path) -> None:
     cfg = load_sysfs_tree(tree(tmp_path, flags="3\n", index="0\n", ip_addr="2001:db8::20\n",
                                subnet_mask="255.255.255.0"))
     assert cfg.nics[0].prefix_len == 0 and any("cannot give an IPv6 prefix" in w for w in cfg.warnings)
+
+
+# --- the iscsistart render on this machine: a NIC whose PCI address has no network interface --------
+
+
+def _one_nic_table(pci: str) -> bytes:
+    import json
+
+    from ibftkit.model import BootConfig
+    from ibftkit.sources.ibft.encode import encode_table
+
+    model = json.loads((FIELD / "03-dhcp-origin" / "origin3.json").read_text())
+    model["nics"][0]["pci_bdf"] = pci
+    return encode_table(BootConfig.from_dict(model), layout="ipxe")
+
+
+@pytest.mark.parametrize("pci", ["00:00.0", "00:01.0", "3b:00.1"])
+def test_iscsistart_render_drops_a_nic_whose_pci_device_has_no_network_interface(pci: str) -> None:
+    from ibftkit.render.kernel import NO_TARGETS
+    from ibftkit.sources.ibft.decode import decode_table
+
+    cfg = decode_table(_one_nic_table(pci))
+    assert render(cfg, "iscsistart", netless_pci={pci}) == f"{NO_TARGETS}\n"
+    assert "# BEGIN RECORD" in render(cfg, "iscsistart")  # a machine where the device is a NIC (or absent)
+    zero = [w for w in cfg.warnings if "00:00.0" in w]
+    assert bool(zero) == (pci == "00:00.0")
+    for w in zero:
+        assert "iscsistart -f drops the NIC" in w and "ibftkit-init, which passes -t/-a, is not affected" in w
+
+
+def test_netless_pci_reads_this_machines_devices(tmp_path: Path) -> None:
+    from ibftkit.cli.decode import netless_pci
+    from ibftkit.model import BootConfig, Nic, PciAddress
+
+    devices = tmp_path / "sys/bus/pci/devices"
+    (devices / "0000:00:01.0").mkdir(parents=True)                 # ISA bridge: no net
+    (devices / "0000:00:03.0/net/eth0").mkdir(parents=True)        # a NIC
+    (devices / "0000:00:04.0/virtio1/net/eth1").mkdir(parents=True)  # virtio: net one level down
+    nics = tuple(Nic(index=i, pci_bdf=PciAddress.parse(b))
+                 for i, b in enumerate(("00:01.0", "00:03.0", "00:04.0", "00:05.0")))
+    assert netless_pci(BootConfig(nics=nics), root=str(tmp_path)) == {"00:01.0": 0}

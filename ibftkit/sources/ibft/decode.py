@@ -409,6 +409,12 @@ class _Decoder:
                           "as iPXE after several sanhook commands and EDK2 do); configured once")
             else:
                 macs[nic.mac or ""] = nic.index
+        for nic in nics:
+            if nic.pci_bdf is not None and nic.pci_bdf.to_int() == 0 and nic.flags:
+                self.warn(f"nic[{nic.index}]", "PCI address 00:00.0 (zero; the host bridge on PC hardware, no network "
+                          f"interface): the kernel links ethernet{nic.index}/device to it and iscsistart -f drops the "
+                          "NIC (\"Could not get list of targets from firmware.\", exit 21); ibftkit-init, which "
+                          "passes -t/-a, is not affected")
         indices = {n.index for n in nics}
         for t in targets:
             if t.nic_index not in indices:
