@@ -333,6 +333,14 @@ class Nic:
     hostname: str | None = None
     # Not in the table: the interface name when the source knows it (DHCP path, --interface).
     ifname: str | None = dataclasses.field(default=None, compare=True)
+    # The origin byte exactly as the table stored it when ``origin`` interprets it (15, iPXE's
+    # "unchanged", is read as 16): what the kernel shows and a re-encode writes.
+    origin_byte: int | None = dataclasses.field(default=None, compare=False)
+
+    @property
+    def stored_origin(self) -> int:
+        """The origin byte as stored (``origin_byte``), else ``int(origin)``."""
+        return int(self.origin) if self.origin_byte is None else self.origin_byte
 
     @property
     def valid(self) -> bool:

@@ -80,7 +80,7 @@ def _initiator_view(i: Initiator) -> dict[str, str]:
 
 
 def _nic_view(n: Nic) -> dict[str, str]:
-    a = {"index": str(n.index), "flags": str(int(n.flags)), "origin": str(int(n.origin)),
+    a = {"index": str(n.index), "flags": str(int(n.flags)), "origin": str(n.stored_origin),
          "vlan": str(n.vlan), "mac": n.mac or "00:00:00:00:00:00"}
     a.update(_ips((("ip-addr", n.ip_address), ("gateway", n.gateway), ("primary-dns", n.primary_dns),
                    ("secondary-dns", n.secondary_dns), ("dhcp", n.dhcp_server))))

@@ -277,3 +277,19 @@ def test_nics_on_different_subnets_get_no_arp_settings() -> None:
             (target(0), target(1, "198.51.100.10", 1, TargetFlags.VALID)))
     links = [LinkInfo("eth0", "52:54:00:12:34:00", 3), LinkInfo("eth1", "52:54:00:12:34:01", 4)]
     assert not [s for s in plan_network(c, links=links).steps if isinstance(s, SetSysctl)]
+
+
+def test_claimed_identical_renders_show_the_stored_origin_byte() -> None:
+    """Origin 15 (iPXE's "unchanged") is read as 16 by the model; the kernel shows 15."""
+    n = Nic(index=0, ip_address=parse_ip("192.0.2.20"), prefix_len=24, origin=Origin.UNCHANGED, mac="52:54:00:12:34:00")
+    raw = bytearray(encode_table(cfg((n,), (target(),)), layout="ipxe"))
+    decoded = decode_table(bytes(raw))
+    assert decoded.nics[0].origin == Origin.UNCHANGED
+    # write 15 at the NIC's origin byte and fix the checksum
+    nic_at = next(i for i in range(48, len(raw) - 2) if raw[i] == 3 and raw[i + 2:i + 4] == (102).to_bytes(2, "little"))
+    raw[nic_at + 23] = 15
+    raw[9] = (raw[9] - sum(raw)) & 0xFF
+    decoded = decode_table(bytes(raw))
+    assert decoded.nics[0].origin == Origin.UNCHANGED and decoded.nics[0].stored_origin == 15
+    assert "ethernet0/origin=15" in render(decoded, "sysfs")
+    assert encode_table(decoded, layout="ipxe") == bytes(raw)

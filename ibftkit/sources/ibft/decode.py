@@ -324,7 +324,8 @@ class _Decoder:
         origin_byte = raw.origin
         origin = Origin(origin_byte)
         if origin_byte == 15:
-            self.warn(where, "origin 15 (iPXE's constant for 'unchanged') read as 16")
+            self.warn(where, "origin 15 (iPXE's constant for 'unchanged') read as 16 (the kernel's view and "
+                      "iscsistart show 15)")
         elif not origin.known:
             self.warn(where, f"origin {origin_byte} is unknown (expected 0-4 or 16)")
         if ip is not None and prefix == 0 and origin != Origin.DHCP:
@@ -340,6 +341,7 @@ class _Decoder:
             flags=flags,
             prefix_len=prefix,
             origin=origin,
+            origin_byte=origin_byte if origin_byte != int(origin) else None,
             vlan=raw.vlan,
             mac=":".join(f"{b:02x}" for b in raw.mac),
             pci_bdf=PciAddress.from_int(raw.pci_bdf),

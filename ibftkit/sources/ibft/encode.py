@@ -103,7 +103,7 @@ def _nic(n: Nic, hostname: dict[str, int]) -> bytes:
         "hdr": _hdr(L.ID_NIC, L.NIC_SIZE, n.index, n.flags, what),
         "ip_address": ip_to_packed16(n.ip_address),
         "prefix_len": _u(n.prefix_len, 8, f"{what}.prefix_len"),
-        "origin": _u(int(n.origin), 8, f"{what}.origin"),
+        "origin": _u(n.stored_origin, 8, f"{what}.origin"),
         "gateway": ip_to_packed16(n.gateway),
         "primary_dns": ip_to_packed16(n.primary_dns),
         "secondary_dns": ip_to_packed16(n.secondary_dns),
