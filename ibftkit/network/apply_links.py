@@ -16,11 +16,12 @@ Kernel facts these handlers rely on (Linux, ``net/core/dev.c`` and ``drivers/net
   up", ``EPERM``), and opens it itself; releasing a slave closes it again and gives back the MTU
   and MAC it had (``__bond_release_one``), so the undo of an enslavement sets the slave up again
   when it was up before;
-- a bond's mode can be changed only while it is down and has no slaves (``bond_option_mode_set``);
+- a bond's mode can be changed only while it is down and has no slaves (``bond_option_mode_set``):
+  an idle bond that is up is set down for it and up again;
 - loading the bonding module creates ``bond0`` unless ``max_bonds=0``
   (``Documentation/networking/bonding.rst``), and ``ip link add … type bond`` loads the module on
-  demand: a ``bond0`` that exists, is a bond, is down and has no slaves is taken as it is (its
-  mode set, and given back on undo) instead of failing with "File exists";
+  demand: a ``bond0`` that exists, is a bond and has no slaves is taken as it is (its mode and
+  monitoring set, and given back on undo) instead of failing with "File exists";
 - without link monitoring a bond never fails over; a new bond (or an adopted one with neither MII
   nor ARP monitoring) gets ``miimon`` 100 ms, NetworkManager's default for a bond's ``miimon``
   (``libnm-core-impl/nm-setting-bond.c``);
@@ -455,7 +456,8 @@ def create_bond(ctx: Context, step: CreateBondStep) -> str:
 
 
 def _adopt_bond(ctx: Context, index: int, ifname: str, want: dict[str, Any]) -> list[str]:
-    """Give an existing bond the settings ``want``; its mode only while it is down and has no slaves."""
+    """Give an existing bond the settings ``want``, with the bond down meanwhile (ibftkit-init may have
+    set it up early, as a link the plan sets up); its mode only while it has no slaves."""
     ipr = ctx.ipr
     msg = _link(ipr, index)
     if "bond_miimon" not in want and "bond_arp_interval" not in want and not (
@@ -465,10 +467,10 @@ def _adopt_bond(ctx: Context, index: int, ifname: str, want: dict[str, Any]) -> 
     differ = {k: v for k, v in want.items() if previous[k] != v}
     if not differ:
         return []
-    if "bond_mode" in differ and (int(msg["flags"]) & IFF_UP or _has_ports(ipr, index)):
+    if "bond_mode" in differ and _has_ports(ipr, index):
         current = previous["bond_mode"]
-        raise StepFailed(f"bond {ifname} exists in mode {BOND_MODE_NAMES.get(current, current)} and is up or has "
-                         f"slaves; not changing it to {BOND_MODE_NAMES.get(want['bond_mode'])}")
+        raise StepFailed(f"bond {ifname} exists in mode {BOND_MODE_NAMES.get(current, current)} with slaves; "
+                         f"not changing it to {BOND_MODE_NAMES.get(want['bond_mode'])}")
     _while_down(ipr, index, lambda: ipr.link("set", index=index, kind="bond", **differ))
     shown = ", ".join(f"{k.removeprefix('bond_')} {BOND_MODE_NAMES.get(v, v) if k == 'bond_mode' else v}"
                       for k, v in differ.items())
