@@ -406,7 +406,7 @@ def rule_address(nic: Nic, l3: str, iface: IPInterface | None, *, dhcp_rerun: bo
         notes.append(f"NIC[{nic.index}]: prefix length 0 makes every address on-link")
     from_dhcp = nic.is_dhcp
     if dhcp_rerun and from_dhcp:
-        steps.append(RunDhcp(l3, nic.index, iface, 6 if iface is not None and iface.version == 6 else 4))
+        steps.append(RunDhcp(l3, nic.index, iface, nic.family))  # the family of the address or DHCP server
     elif iface is not None and (l3, str(iface)) not in addressed:
         steps.append(AddAddress(l3, iface, nic.index, DHCP_NOTE if from_dhcp else ""))
         addressed.add((l3, str(iface)))

@@ -293,3 +293,15 @@ def test_claimed_identical_renders_show_the_stored_origin_byte() -> None:
     assert decoded.nics[0].origin == Origin.UNCHANGED and decoded.nics[0].stored_origin == 15
     assert "ethernet0/origin=15" in render(decoded, "sysfs")
     assert encode_table(decoded, layout="ipxe") == bytes(raw)
+
+
+@pytest.mark.parametrize("n", [v6nic(Origin.DHCP), v6nic(Origin.OTHER, dhcp="2001:db8::2"),
+                               v6nic(Origin.DHCP, ip=None, dhcp="2001:db8::2")])
+def test_dhcp_rerun_of_an_ipv6_dhcp_nic_asks_dhcpv6(n: Nic) -> None:
+    from ibftkit.network.links import LinkInfo
+    from ibftkit.network.plan import RunDhcp, plan_network
+
+    c = cfg((n,), (target(ip="2001:db8::10"),))
+    (step,) = [s for s in plan_network(c, links=[LinkInfo("eth0", "52:54:00:12:34:00", 2)], dhcp_rerun=True).steps
+               if isinstance(s, RunDhcp)]
+    assert step.family == 6 and "DHCPv6" in step.describe()
