@@ -53,6 +53,7 @@ Description=Hand the initramfs's iSCSI sessions to open-iscsi (ibftkit)
 Documentation=file:/usr/share/doc/ibftkit/after-boot.md
 DefaultDependencies=no
 After=systemd-remount-fs.service
+Wants=iscsid.service
 Before=iscsid.service iscsid.socket open-iscsi.service sysinit.target
 ConditionPathIsDirectory=/{NODES}
 
