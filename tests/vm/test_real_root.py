@@ -136,7 +136,9 @@ def drive(m: Machine, mode: str) -> Run:
         rc = m.wait_exit(300)
         run.reboot_ok = rc is not None and "reboot: Restarting system" in m.console_text()
         if rc is None:
-            run.failure = "reboot: QEMU still running after 300 s"
+            run.failure = "reboot: did not finish (" + (
+                "systemd: Failed to execute shutdown binary" if "shutdown binary" in m.console_text()
+                else "QEMU still running after 300 s") + ")"
     except RuntimeError as e:
         run.failure = str(e)
     finally:
@@ -199,7 +201,7 @@ def check_handoff(r: Reports) -> None:
     assert "10.0.2.3" in f.get("resolv", ""), f
     assert f.get("addr-ens3") == "10.0.2.15/24" and f.get("addr-ens4") == "10.0.3.15/24", f
     assert f.get("iscsid") == "active" and f.get("multipathd") == "active", f
-    assert f.get("root", "").startswith("/dev/mapper/mpatha ext4 rw"), f
+    assert f.get("root", "").split()[:3] == ["/dev/mapper/mpatha", "ext4", "rw,relatime,errors=remount-ro"], f
     assert f.get("nodes", "").count("/default") == 2, f
     assert "onboot" in f.get("startup", ""), f
     # multipathd sets each path's session recovery_tmo to fast_io_fail_tmo, 5 s by default

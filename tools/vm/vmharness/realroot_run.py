@@ -37,6 +37,8 @@ NETS = ("10.0.2", "10.0.3")
 PORT = 3260
 CONSOLE = "root=/dev/mapper/mpatha ro console=ttyS0 panic=10 net.ifnames=1"
 WRITER_PATH = "/var/lib/rr/records"
+# A shutdown that cannot end: systemd could not exec systemd-shutdown (the root is gone), or a panic.
+STUCK = re.compile(r"Failed to execute shutdown binary|Kernel panic")
 
 
 def table() -> bytes:
@@ -197,11 +199,17 @@ class Machine:
             time.sleep(1)
 
     def wait_exit(self, timeout: float) -> int | None:
+        """QEMU's exit status once the guest rebooted (``-no-reboot``); None after ``timeout`` or as
+        soon as the console shows that the shutdown cannot finish (:data:`STUCK`)."""
         assert self.proc is not None
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                return self.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                if STUCK.search(self.console_text()):
+                    return None
+        return None
 
     def close(self) -> None:
         if self.proc is not None:
