@@ -103,7 +103,7 @@ def _recovered(count: int) -> Callable[[Reports], bool]:
 
 
 def _fault(m: Machine, name: str, seconds: float, begin: Callable[[], None], end: Callable[[], None],
-           recover_timeout: float = 240) -> Fault:
+           recover_timeout: float = 150) -> Fault:
     u0, n0 = _last_ack(m)
     begin()
     time.sleep(seconds)
