@@ -46,6 +46,7 @@ STACKS = {
 MODULE_DIRS = ("block", "drivers/net/ethernet/intel", "drivers/scsi", "drivers/md", "drivers/firmware", "drivers/block",
                "fs/ext4", "fs/jbd2", "fs/mbcache.ko", "crypto", "lib", "arch")
 IMAGE_BYTES = 1536 << 20
+INSTALL_DIRS = ("initramfs-tools", "initrd-common")  # tools/: ibftkit's initramfs-tools hook and what it shares
 GUEST_UNITS = ("rr-writer", "rr-monitor", "rr-control")  # tools/vm/realroot/guest/: the test's own services
 # Multipath roots want a path that fails fast (dm-multipath queues when none is left), so the
 # sessions get a short replacement timeout and NOP-outs to notice a dead link (docs/after-boot.md).
@@ -78,7 +79,7 @@ def tar_key(stack: str) -> str:
 
 def image_key(stack: str, assets: Assets) -> str:
     files = [p for p in (CHECKOUT / "ibftkit").rglob("*.py")]
-    files += [p for p in (CHECKOUT / "tools" / "initramfs-tools").rglob("*") if p.is_file()]
+    files += [p for part in INSTALL_DIRS for p in (CHECKOUT / "tools" / part).rglob("*") if p.is_file()]
     files += [p for p in (RECIPE_DIR / "guest").iterdir() if p.is_file()]
     files.append(Path(__file__).resolve())
     return _hash_files(files, f"{tar_key(stack)} {assets.kernel_version} {MULTIPATH_ARGS}")
@@ -178,10 +179,11 @@ def build_image(stack: str, assets: Assets, *, log: Callable[[str], None] = prin
         _run("systemctl mask", ["chroot", str(tree), "systemctl", "mask", "serial-getty@ttyS1.service",
                                 "serial-getty@ttyS2.service"])
         _python_packages(tree / "usr/local/lib/ibftkit/python")
-        shutil.copytree(CHECKOUT / "tools" / "initramfs-tools", tree / "tmp/ibftkit-initramfs-tools")
-        _run("ibftkit install", ["chroot", str(tree), "sh", "/tmp/ibftkit-initramfs-tools/install",
+        for part in INSTALL_DIRS:  # install finds its shared files beside it (../initrd-common)
+            shutil.copytree(CHECKOUT / "tools" / part, tree / "tmp/ibftkit-tools" / part)
+        _run("ibftkit install", ["chroot", str(tree), "sh", "/tmp/ibftkit-tools/initramfs-tools/install",
                                  "--python", "/usr/bin/python3", "--pythonpath", "/usr/local/lib/ibftkit/python"])
-        shutil.rmtree(tree / "tmp/ibftkit-initramfs-tools")
+        shutil.rmtree(tree / "tmp/ibftkit-tools")
         conf = tree / "etc/initramfs-tools/conf.d/ibftkit"
         conf.write_text(conf.read_text() + f'IBFTKIT_ARGS="{MULTIPATH_ARGS}"\n')
         script = (f"mount --bind /proc {tree}/proc && mount --bind /sys {tree}/sys && "
