@@ -145,13 +145,14 @@ def drive(m: Machine, mode: str) -> Run:
         m.close()
     run.reports = m.read()
     run.console = m.console_text()
-    good, run.bad = realroot_run.records_on_image(m.image)
+    run.fsck_rc, _ = realroot_run.fsck(m.image)
+    run.fs_state = realroot_run.fs_state(m.image)
+    # Records as the next mount sees them: after a crash the last ones may be in the journal only.
+    good, run.bad = realroot_run.records_on_image(realroot_run.replayed(m.image, m.work))
     acked = max((a.seq for a in run.reports.acks), default=0)
     run.written = acked
     have = set(good)
     run.lost = [s for s in range(1, acked + 1) if s not in have]
-    run.fsck_rc, _ = realroot_run.fsck(m.image)
-    run.fs_state = realroot_run.fs_state(m.image)
     return run
 
 

@@ -251,6 +251,17 @@ def records_on_image(image: Path) -> tuple[list[int], list[str]]:
     return good, bad
 
 
+def replayed(image: Path, work: Path) -> Path:
+    """A copy of ``image`` with its ext4 journal replayed (``e2fsck -E journal_only``), as the next
+    mount would see it; ``image`` itself when it needs no recovery."""
+    if "needs_recovery" not in fs_state(image):
+        return image
+    copy = work / (image.stem + ".replayed" + image.suffix)
+    subprocess.run(["cp", "--sparse=always", str(image), str(copy)], check=True, timeout=300)
+    subprocess.run(["e2fsck", "-y", "-E", "journal_only", str(copy)], capture_output=True, timeout=300)
+    return copy
+
+
 def fsck(image: Path) -> tuple[int, str]:
     done = subprocess.run(["e2fsck", "-f", "-n", str(image)], text=True, capture_output=True, timeout=300)
     return done.returncode, done.stdout + done.stderr
