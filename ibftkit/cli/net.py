@@ -26,13 +26,14 @@ def register(sub: Any) -> None:
     a.set_defaults(func=run_apply)
     v = verbs.add_parser("links", help="list the links the plan matches NICs against",
                          description="This machine's links from /sys/class/net: name, MAC, PCI address.")
-    v.add_argument("--json", action="store_true")
+    v.add_argument("--json", action="store_true",
+                   help="print them as a JSON list (not the 'ip -j -d link show' form that --links reads)")
     v.set_defaults(func=run_links)
     p.set_defaults(func=_no_verb)
 
 
 def _no_verb(args: argparse.Namespace) -> int:
-    raise UsageError("ibftkit net: give a verb: apply or links (see 'ibftkit net --help')")
+    raise UsageError("net: give a verb: apply or links (see 'ibftkit net --help')")
 
 
 def run_apply(args: argparse.Namespace) -> int:

@@ -149,6 +149,9 @@ def links_from_ip_json(data: object, *, where: str = "links") -> list[LinkInfo]:
     for k, entry in enumerate(data):
         if not isinstance(entry, dict) or not isinstance(entry.get("ifname"), str):
             raise ValueError(f"{where}[{k}]: expected an object with an 'ifname'")
+        if "mac" in entry and "address" not in entry and "flags" not in entry:
+            raise ValueError(f"{where}[{k}]: this is what 'ibftkit net links --json' prints; --links reads what "
+                             "'ip -j -d link show' prints (each link's flags, kind and device)")
         name = entry["ifname"].split("@", 1)[0]
         mac_text = entry.get("address")
         try:

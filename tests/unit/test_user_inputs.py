@@ -190,3 +190,19 @@ def test_net_md_plan_example_is_what_the_tool_prints(capsys: pytest.CaptureFixtu
     out, err = capsys.readouterr()
     assert code == 0
     assert err + out == shown
+
+
+def test_links_given_net_links_json_says_which_form_it_reads(tmp_path: Path) -> None:
+    path = tmp_path / "links.json"
+    path.write_text('[{"carrier": true, "devtype": null, "ifindex": 2, "ifname": "eth0", '
+                    '"mac": "52:54:00:12:34:00", "operstate": "up", "pci_bdf": "00:03.0"}]')
+    code, out, err = run(main, ["plan", "--ibft", str(TABLE), "--links", str(path)])
+    assert code == 2 and out == ""
+    assert err.splitlines() == [f"ibftkit: --links {path}[0]: this is what 'ibftkit net links --json' prints; "
+                                "--links reads what 'ip -j -d link show' prints (each link's flags, kind and device)"]
+
+
+def test_net_without_a_verb_names_the_program_once() -> None:
+    code, out, err = run(main, ["net"])
+    assert code == 2
+    assert err.splitlines() == ["ibftkit: net: give a verb: apply or links (see 'ibftkit net --help')"]
