@@ -292,7 +292,8 @@ def parse_ip(value: str) -> IpWord:
             if not is_mac(fields[3]):
                 raise malformed(key, value, f"a MAC address as the 4th field (not {fields[3]!r})")
             mac = norm_mac(fields[3])
-        return IpWord(value, methods, device=device, device_mac=device_mac, mtu=mtu, mac=mac, notes=tuple(notes))
+        return IpWord(value, methods, device=device, device_mac=device_mac, mtu=mtu, mac=_settable(mac, value, notes),
+                      notes=tuple(notes))
     return _static(value, fields, notes)
 
 
@@ -369,7 +370,19 @@ def _static(value: str, fields: list[str], notes: list[str]) -> IpWord:
         notes.append(f"ip={value}: the peer/server field {peer} is not used")
     return IpWord(value, methods, device=device, device_mac=device_mac,
                   address=address, peer=peer or None, gateway=gateway,
-                  hostname=host or None, dns=tuple(dns), mtu=mtu, mac=mac, notes=tuple(notes))
+                  hostname=host or None, dns=tuple(dns), mtu=mtu, mac=_settable(mac, value, notes),
+                  notes=tuple(notes))
+
+
+def _settable(mac: str | None, value: str, notes: list[str]) -> str | None:
+    """The ``<macaddr>`` field. The kernel refuses to give a link a group (multicast or broadcast:
+    the I/G bit of IEEE Std 802) or all-zero address (``is_valid_ether_addr``,
+    include/linux/etherdevice.h): the word stays valid (NetworkManager's reader takes it), with a
+    warning that its ``set_mac`` step will fail."""
+    if mac is not None and (int(mac[:2], 16) & 1 or mac == "00:00:00:00:00:00"):
+        notes.append(f"ip={value}: MAC {mac} is a group or zero address: the kernel refuses to set it "
+                     "(the set_mac step will fail)")
+    return mac
 
 
 # --- the other network words ---------------------------------------------------------------------

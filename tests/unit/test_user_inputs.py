@@ -206,3 +206,19 @@ def test_net_without_a_verb_names_the_program_once() -> None:
     code, out, err = run(main, ["net"])
     assert code == 2
     assert err.splitlines() == ["ibftkit: net: give a verb: apply or links (see 'ibftkit net --help')"]
+
+
+@pytest.mark.parametrize("word,mac", [("ip=eth0:dhcp:1500:ff:ff:ff:ff:ff:ff", "ff:ff:ff:ff:ff:ff"),
+                                      ("ip=eth0:dhcp::01:00:5e:00:00:01", "01:00:5e:00:00:01"),
+                                      ("ip=192.0.2.2::192.0.2.1:24::eth0:none:1500:00:00:00:00:00:00",
+                                       "00:00:00:00:00:00")])
+def test_a_mac_no_link_can_take_is_warned_about(tmp_path: Path, word: str, mac: str) -> None:
+    code, out, err = dry_run(tmp_path, word)
+    assert code == 0, err
+    assert f"ip={word[3:]}: MAC {mac} is a group or zero address: the kernel refuses to set it" in err + out
+
+
+def test_a_unicast_mac_is_still_set(tmp_path: Path) -> None:
+    code, out, err = dry_run(tmp_path, "ip=eth0:dhcp:1500:52:54:00:12:34:99")
+    assert code == 0, err
+    assert "set MAC 52:54:00:12:34:99 on eth0" in out
