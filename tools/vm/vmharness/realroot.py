@@ -49,8 +49,10 @@ IMAGE_BYTES = 1536 << 20
 INSTALL_DIRS = ("initramfs-tools", "initrd-common")  # tools/: ibftkit's initramfs-tools hook and what it shares
 GUEST_UNITS = ("rr-writer", "rr-monitor", "rr-control")  # tools/vm/realroot/guest/: the test's own services
 # Multipath roots want a path that fails fast (dm-multipath queues when none is left), so the
-# sessions get a short replacement timeout and NOP-outs to notice a dead link (docs/after-boot.md).
-MULTIPATH_ARGS = ("--param node.session.timeo.replacement_timeout=15 "
+# sessions get a short replacement timeout and NOP-outs to notice a dead link; and every path logged
+# in before the script returns, so that multipath-tools-boot's script sees both and the hand-off in
+# /run holds every path's node record (docs/after-boot.md).
+MULTIPATH_ARGS = ("--wait-for-all-paths --param node.session.timeo.replacement_timeout=15 "
                   "--param node.conn[0].timeo.noop_out_interval=5 --param node.conn[0].timeo.noop_out_timeout=5")
 
 
