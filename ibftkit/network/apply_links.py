@@ -23,8 +23,8 @@ Kernel facts these handlers rely on (Linux, ``net/core/dev.c`` and ``drivers/net
   demand: a ``bond0`` that exists, is a bond and has no slaves is taken as it is (its mode and
   monitoring set, and given back on undo) instead of failing with "File exists";
 - without link monitoring a bond never fails over; a new bond (or an adopted one with neither MII
-  nor ARP monitoring) gets ``miimon`` 100 ms, NetworkManager's default for a bond's ``miimon``
-  (``libnm-core-impl/nm-setting-bond.c``);
+  nor ARP monitoring) gets ``miimon`` 100 ms, what NetworkManager sets when neither is given
+  (``nm-device-bond.c``, ``apply_bonding_config``);
 - an 802.1Q link's MTU cannot exceed its lower link's (``vlan_dev_change_mtu``: ``ERANGE``).
 """
 
