@@ -289,7 +289,16 @@ def parse_cmdline(text: str) -> Cmdline:
             ifnames.append(parse_ifname(value))
         elif key == "vlan":
             vlan, notes = parse_vlan(value)
-            vlans.append(vlan)
+            same = [v for v in vlans if v.name == vlan.name]
+            if same and same[0] != vlan:  # one link name, two links: the plan could not create both
+                raise malformed(key, value, f"a VLAN name no other vlan= uses (vlan={same[0].name}:"
+                                f"{same[0].parent} names {vlan.name} already)")
+            twin = [v for v in vlans if v.parent == vlan.parent and v.vlan_id == vlan.vlan_id and v.name != vlan.name]
+            if twin:  # the kernel keeps one link per VID on a parent (register_vlan_device: EEXIST)
+                raise malformed(key, value, f"one VLAN per VID on {vlan.parent} (vlan={twin[0].name}:"
+                                f"{twin[0].parent} has VID {vlan.vlan_id} already)")
+            if not same:
+                vlans.append(vlan)
             warnings += notes
         elif key == "bond":
             bonds.append(parse_bond(value))

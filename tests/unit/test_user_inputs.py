@@ -222,3 +222,21 @@ def test_a_unicast_mac_is_still_set(tmp_path: Path) -> None:
     code, out, err = dry_run(tmp_path, "ip=eth0:dhcp:1500:52:54:00:12:34:99")
     assert code == 0, err
     assert "set MAC 52:54:00:12:34:99 on eth0" in out
+
+
+@pytest.mark.parametrize("line,why", [
+    ("vlan=vlan5:eth0 vlan=vlan5:eth1", "vlan=vlan5:eth1: expected a VLAN name no other vlan= uses "
+                                        "(vlan=vlan5:eth0 names vlan5 already)"),
+    ("vlan=vlan5:eth0 vlan=vlan0005:eth0", "vlan=vlan0005:eth0: expected one VLAN per VID on eth0 "
+                                           "(vlan=vlan5:eth0 has VID 5 already)"),
+])
+def test_two_vlans_the_kernel_cannot_both_create_are_malformed(tmp_path: Path, line: str, why: str) -> None:
+    code, out, err = dry_run(tmp_path, line)
+    assert code == 3 and out == ""
+    assert err.splitlines() == [f"ibftkit-init: kernel command line {why}"]
+
+
+def test_a_repeated_vlan_word_is_one_vlan(tmp_path: Path) -> None:
+    code, out, err = dry_run(tmp_path, "vlan=vlan5:eth0 vlan=vlan5:eth0 ip=vlan5:dhcp")
+    assert code == 0, err
+    assert out.count("create 802.1Q link vlan5") == 1
