@@ -31,7 +31,7 @@ from collections.abc import Collection, Sequence
 from typing import Any, ClassVar
 
 from ..infra.errors import NetError
-from ..model import BootConfig
+from ..model import BootConfig, gateway_needs_onlink_route
 from ..sources.cmdline import Cmdline
 from ..sources.cmdline_net import IPAddress, IPInterface, IPNetwork, IpWord
 from .links import LinkInfo, is_nic
@@ -309,6 +309,10 @@ def _routes(b: _Builder, cl: Cmdline, configured: list[tuple[str, IpWord]]) -> l
         name, w = boot
         assert w.gateway is not None
         dst = ipaddress.ip_network("0.0.0.0/0" if w.gateway.version == 4 else "::/0")
+        iface = w.address
+        if iface is not None and iface.version == w.gateway.version and gateway_needs_onlink_route(w.gateway, iface):
+            gdst = ipaddress.ip_network(f"{w.gateway}/{w.gateway.max_prefixlen}")  # as the iBFT path's plan
+            routes[gdst] = AddRoute(gdst, None, name, f"gateway of ip={w.value} is outside {iface.network}", iface.ip)
         routes[dst] = AddRoute(dst, w.gateway, name, f"ip={w.value}")
         for n, other in statics:
             if other is not w and other.gateway is not None and other.gateway.version == w.gateway.version:

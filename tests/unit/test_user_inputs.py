@@ -240,3 +240,15 @@ def test_a_repeated_vlan_word_is_one_vlan(tmp_path: Path) -> None:
     code, out, err = dry_run(tmp_path, "vlan=vlan5:eth0 vlan=vlan5:eth0 ip=vlan5:dhcp")
     assert code == 0, err
     assert out.count("create 802.1Q link vlan5") == 1
+
+
+def test_static_ip_with_a_gateway_off_its_subnet_gets_the_on_link_route_first(tmp_path: Path) -> None:
+    """As the iBFT path's plan (a /32 lease with a gateway elsewhere): without the on-link route the
+    kernel refuses 'via 10.0.0.1' (Network is unreachable)."""
+    code, out, err = dry_run(tmp_path, "ip=192.168.1.2::10.0.0.1:24::eth0:off")
+    assert code == 0, err
+    lines = [line.strip() for line in out.splitlines()]
+    onlink = ("4. add route 10.0.0.1/32 dev eth0 src 192.168.1.2 (gateway of ip=192.168.1.2::10.0.0.1:24::eth0:off "
+              "is outside 192.168.1.0/24)")
+    assert onlink in lines
+    assert lines[lines.index(onlink) + 1].startswith("5. add route default via 10.0.0.1 dev eth0")
