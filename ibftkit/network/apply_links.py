@@ -158,45 +158,6 @@ class Context(Protocol):
         """Add ``change`` to this run's undo log."""
 
 
-class SetMtuStep(Protocol):
-    @property
-    def ifname(self) -> str: ...
-    @property
-    def mtu(self) -> int: ...
-
-
-class SetMacStep(Protocol):
-    @property
-    def ifname(self) -> str: ...
-    @property
-    def address(self) -> str: ...
-
-
-class RenameLinkStep(Protocol):
-    @property
-    def ifname(self) -> str: ...
-    @property
-    def new_name(self) -> str: ...
-
-
-class CreateBondStep(Protocol):
-    @property
-    def ifname(self) -> str: ...
-    @property
-    def slaves(self) -> Sequence[str]: ...
-    @property
-    def mode(self) -> str: ...
-    @property
-    def options(self) -> Sequence[tuple[str, str]]: ...
-
-
-class CreateBridgeStep(Protocol):
-    @property
-    def ifname(self) -> str: ...
-    @property
-    def ports(self) -> Sequence[str]: ...
-
-
 # --- netlink helpers -------------------------------------------------------------------------------
 
 
@@ -253,7 +214,7 @@ def _name_of(ipr: Any, index: int | None) -> str:
 # --- the handlers ----------------------------------------------------------------------------------
 
 
-def set_mtu(ctx: Context, step: SetMtuStep) -> str:
+def set_mtu(ctx: Context, step: SetMtu) -> str:
     """``set_mtu {ifname, mtu}``: the link's MTU in bytes (``IFLA_MTU``), checked against the range
     the driver reports (``IFLA_MIN_MTU``..``IFLA_MAX_MTU``) and, for a VLAN, its lower link's MTU."""
     ipr = ctx.ipr
@@ -282,7 +243,7 @@ def set_mtu(ctx: Context, step: SetMtuStep) -> str:
     return what
 
 
-def set_mac(ctx: Context, step: SetMacStep) -> str:
+def set_mac(ctx: Context, step: SetMac) -> str:
     """``set_mac {ifname, address}``: the link's MAC (``IFLA_ADDRESS``), set while the link is down."""
     ipr = ctx.ipr
     index = ctx.index(step.ifname)
@@ -302,7 +263,7 @@ def set_mac(ctx: Context, step: SetMacStep) -> str:
     return what
 
 
-def rename_link(ctx: Context, step: RenameLinkStep) -> str:
+def rename_link(ctx: Context, step: RenameLink) -> str:
     """``rename_link {ifname, new_name}``: dracut's ``ifname=<name>:<MAC>`` (the plan found the link
     by its MAC). An up link is set down for the rename and up again."""
     ipr = ctx.ipr
@@ -310,11 +271,11 @@ def rename_link(ctx: Context, step: RenameLinkStep) -> str:
     if not 0 < len(new.encode()) <= IFNAME_MAX or new in (".", "..") or any(c in new for c in "/: \t\n"):
         raise StepFailed(f"{new!r} is not a valid link name (1..{IFNAME_MAX} bytes; no '/', ':' or space)")
     old_index, new_index = _lookup(ctx.ipr, step.ifname), _lookup(ctx.ipr, new)
-    if old_index is None and new_index is not None:
+    if new_index is not None and (old_index is None or old_index == new_index):
         return f"{new} already named so"
     if old_index is None:
         raise StepFailed(f"no link named {step.ifname}")
-    if new_index is not None and new_index != old_index:
+    if new_index is not None:
         raise StepFailed(f"another link is already named {new}")
     was_up = bool(_flags(ipr, old_index) & IFF_UP)
     if was_up:
@@ -416,7 +377,7 @@ def _bond_options(ctx: Context, options: Sequence[tuple[str, str]]) -> dict[str,
     return out
 
 
-def create_bond(ctx: Context, step: CreateBondStep) -> str:
+def create_bond(ctx: Context, step: CreateBond) -> str:
     """``create_bond {ifname, slaves, mode, options}``: dracut's ``bond=<name>:<slaves>:mode=<mode>,…``.
 
     ``mode`` is a bonding mode name (``active-backup``) or number (``1``); ``options`` are
@@ -483,7 +444,7 @@ def _has_ports(ipr: Any, index: int) -> bool:
     return any(m.get("IFLA_MASTER") == index for m in ipr.get_links())
 
 
-def create_bridge(ctx: Context, step: CreateBridgeStep) -> str:
+def create_bridge(ctx: Context, step: CreateBridge) -> str:
     """``create_bridge {ifname, ports}``: dracut's ``bridge=<name>:<ports>``. The kernel's default
     bridge (no STP: a port forwards as soon as it is up); ports are set up, the bridge itself by the
     plan's ``link_up`` step."""
