@@ -90,6 +90,14 @@ def main() -> int:
                             pass
                         pidfile.unlink(missing_ok=True)
                         (work / "dhclient6.leases").unlink(missing_ok=True)
+                        # A dhclient daemon left on port 546 would take ibftkit's Reply: stop every
+                        # process left in this bench's own client namespace.
+                        for pid in sh("ip", "netns", "pids", client, check=False).stdout.split():
+                            try:
+                                os.kill(int(pid), 15)
+                            except (OSError, ValueError):
+                                pass
+                        time.sleep(0.05)
 
                 clients = {"dhclient -6 -1": run_dhclient,
                            "ibftkit dhcp --family 6": lambda: timed(ours, lambda r: '"fd00:99::77/' in r.stdout)}
