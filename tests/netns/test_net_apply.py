@@ -295,7 +295,7 @@ def test_cli_failure_is_one_line_and_leaves_nothing(net: Net, tmp_path: Path) ->
     table = write_table(tmp_path, cfg)
     got = cli(net.client, "net", "apply", "--ibft", str(table), "--resolv-conf", str(tmp_path / "r"), "--json")
     assert got.returncode == 1
-    errors = [ln for ln in got.stderr.splitlines() if not re.match(r"ibftkit: (note: |step \d+: )", ln)]
+    errors = [ln for ln in got.stderr.splitlines() if not re.match(r"ibftkit: (note: |warning: |step \d+: )", ln)]
     assert len(errors) == 1 and errors[0].startswith("ibftkit: step 9 (add route 10.51.0.10/32 via 10.98.0.255")
     assert "Traceback" not in got.stderr
     assert state(net.client) == before
