@@ -318,7 +318,8 @@ def run(args: argparse.Namespace, cl: Any, log: Any, state: dict[str, int], phas
             return plan_network(cfg, links=get_links(), dhcp_rerun=rerun, set_hostname=not args.no_hostname)
         from ..network.plan_cmdline import plan_boot
 
-        return plan_boot(cfg, found.source, cl, get_links(), interfaces=opts.interfaces, dhcp_rerun=rerun,
+        interfaces = opts.interfaces or _generic_nics(args, cl, opts, log, links, found, get_links)
+        return plan_boot(cfg, found.source, cl, get_links(), interfaces=interfaces, dhcp_rerun=rerun,
                          set_hostname=not args.no_hostname, lease_ifname=found.lease_ifname)
 
     if args.dry_run:
@@ -373,6 +374,19 @@ def _handoff(cfg: Any, plan: Any, targets: Any, merged: Any, args: argparse.Name
         leave_handoff(cfg, plan, targets, merged, log=log, sys_root=args.firmware_root)
     except Exception as e:  # the disk is logged in: a missing hand-off must not stop the boot
         log.warning(f"hand-off for the installed system not written: {e}")
+
+
+def _generic_nics(args: argparse.Namespace, cl: Any, opts: Any, log: Any, links: Any, found: Any,
+                  get_links: Any) -> tuple[str, ...]:
+    """A real run whose command line has ``ip=`` words naming no interface (or none at all): the NICs
+    with carrier (``sources.chain.nics_with_carrier``); ``()`` in a dry run or otherwise."""
+    generic = any(not (w.device or w.device_mac) for w in cl.ip) or not cl.ip
+    if args.dry_run or found.source != "cmdline" or found.lease_ifname or not generic or cl.bootif:
+        return ()
+    from ..sources.chain import Settings, nics_with_carrier
+
+    settings = Settings(interfaces=opts.interfaces, carrier_timeout=opts.carrier_timeout)
+    return nics_with_carrier(settings, cl, log, links=get_links(), raised=links)
 
 
 def configure_network(plan: Any, args: argparse.Namespace, opts: Any, log: Any, links: Any) -> None:

@@ -279,6 +279,25 @@ def links_with_carrier(names: Sequence[str], *, timeout: float, log: Logger,
                         grace=CARRIER_GRACE, poll=POLL)
 
 
+def nics_with_carrier(settings: Settings, cl: Cmdline, log: Logger, *, links: Sequence[Any],
+                      raised: RaisedLinks) -> tuple[str, ...]:
+    """For ``ip=`` words that name no interface (``ip=dhcp6``, ``ip=either6``…) in a real run: set every
+    NIC up and wait, as the DHCP source does, until they all have carrier or the first has had it for
+    ``CARRIER_GRACE`` s; the words then configure those (dracut and the kernel use "the interface that
+    answers first"). ``()`` when every NIC is wanted anyway (one NIC, or none has carrier: the plan's
+    own carrier wait then says which)."""
+    names = dhcp_candidates(settings, cl, links)
+    if len(names) < 2:
+        return ()
+    from ..network.linkup import raise_links
+
+    raised.add(raise_links(names))
+    up = links_with_carrier(names, timeout=settings.carrier_timeout, log=log)
+    if up and len(up) < len(names):
+        log.info(f"ip= words naming no interface: {', '.join(up)} (the NICs with carrier)")
+    return tuple(up) if up and len(up) < len(names) else ()
+
+
 def dhcp_config(settings: Settings, cl: Cmdline, log: Logger, *, links: Sequence[Any],
                 raised: RaisedLinks) -> Any:
     """The lease from DHCP on the candidates that have carrier: DHCPv4, DHCPv6 or both at once, as the

@@ -392,6 +392,19 @@ def test_kernel_cmdline_static_ip_as_dracut_writes_it(box: Box) -> None:
     assert_child_clean(first)
 
 
+def test_words_naming_no_interface_use_the_nics_with_carrier(box: Box) -> None:
+    """ip=link6 names no interface; of two NICs only c0 has carrier (c1's peer is down): the words
+    configure c0 and the run does not wait for, or fail on, the unplugged c1 (ifb-like links never count)."""
+    box.ns.veth(box.client, "c1", box.server, "s1", up=False)
+    (box.tmp / "cmdline").write_text(f"rd.iscsi.initiator={INIT} ip=link6 netroot=iscsi:10.99.0.1::::{DISK0}\n")
+    r = box.init("--carrier-timeout", "3", "--verbose")
+    assert r.code == 0, r.err
+    assert "ip= words naming no interface: c0 (the NICs with carrier)" in r.err
+    assert "c1" not in "".join(line for line in r.err.splitlines() if "step" in line)
+    (call,) = calls(box.tmp / "rec")
+    assert call["argv"][1:5] == ["-i", INIT, "-t", DISK0]
+
+
 # --- the failure matrix -------------------------------------------------------------------------------------
 
 
