@@ -379,7 +379,7 @@ def test_kernel_cmdline_static_ip_as_dracut_writes_it(box: Box) -> None:
         f"rd.iscsi.initiator={INIT} ip=10.99.0.77::10.99.0.1:255.255.255.0:cmdhost:c0:none "
         f"nameserver=10.99.0.53 rd.iscsi.target.group=3 netroot=iscsi:10.99.0.1::::{DISK0} "
         f"netroot=iscsi:10.99.0.1::3261::{DISK1} team=team0:c0\n")
-    r = box.init("--no-hostname")
+    r = box.init("--no-hostname", "--wait-for-all-paths")
     assert r.code == 0, r.err
     assert "boot configuration from cmdline (2 netroot=iscsi:…)" in r.err
     assert "team=team0:c0: teaming (teamd) is not supported" in r.err  # a valid word, warned, not fatal
