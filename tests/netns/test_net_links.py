@@ -171,19 +171,22 @@ def test_rename_by_mac_then_undone(net: Net) -> None:
 
 
 def test_failure_at_the_last_step_undoes_rename_bridge_and_mtu(net: Net) -> None:
-    """The gateway is off the subnet: the default route fails last, after c0 was renamed, br0 made
-    with it as port, br0 given MTU 1400 and set up, and the address added. All of it is undone."""
+    """resolv.conf cannot be written (its directory is missing): the last step fails after c0 was
+    renamed, br0 made with it as port, br0 given MTU 1400 and set up, its address and default route
+    added. All of it is undone."""
     before = state(net.client)
-    words = f"ifname=boot0:{MAC0} bridge=br0:boot0 ip=10.99.0.2::172.16.0.1:24::br0:none:1400"
+    words = f"ifname=boot0:{MAC0} bridge=br0:boot0 ip=10.99.0.2::10.99.0.1:24::br0:none:1400 nameserver=10.99.0.53"
     done: list[str] = []
     with pytest.raises(NetError) as e:
-        apply_plan(plan(net, words), netns=net.client, resolv_conf="/nonexistent/r", progress=done.append)
+        apply_plan(plan(net, words), netns=net.client, resolv_conf="/nonexistent/dir/resolv.conf",
+                   progress=done.append)
     assert [line.split(":")[0] for line in done] == [f"step {n}" for n in range(1, len(done) + 1)]
     assert done[:3] == ["step 1: renamed c0 to boot0", "step 2: created bridge br0; added boot0; set boot0 up",
                         "step 3: boot0 already up"]
     assert "step 4: set the MTU of br0 to 1400 (was 1500)" in done
+    assert any("added route 0.0.0.0/0 via 10.99.0.1 dev br0" in line for line in done), done
     msg = str(e.value)
-    assert "\n" not in msg and msg.startswith(f"step {len(done) + 1} (add route default via 172.16.0.1 dev br0")
+    assert "\n" not in msg and msg.startswith(f"step {len(done) + 1} (write resolv.conf with nameserver 10.99.0.53)")
     assert msg.endswith("; this run's changes were undone")
     assert state(net.client) == before
 
