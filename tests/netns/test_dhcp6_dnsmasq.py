@@ -238,6 +238,23 @@ def test_interface_missing_down_or_ipv6_disabled(net: Net) -> None:
     assert off["error"] == "DhcpError" and off["message"].startswith("IPv6 is disabled on c0")
 
 
+def test_port_546_taken_by_another_client(net: Net) -> None:
+    """Another DHCPv6 client on port 546 would receive the Replies: one line instead of a silent timeout."""
+    hold = ("import socket, time; s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.bind(('::', 546)); "
+            "print('bound', flush=True); time.sleep(60)")
+    holder = subprocess.Popen(["ip", "netns", "exec", net.client, sys.executable, "-c", hold],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "bound"
+        r = net.cli("dhcp", "-i", "c0", "--family", "6", "--timeout", "2")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert r.returncode == 1 and r.stderr.count("\n") == 1
+    assert r.stderr.startswith("ibftkit: interface c0: cannot bind UDP port 546: Address already in use "
+                               "(another DHCPv6 client is running")
+
+
 # --- SLAAC -----------------------------------------------------------------------------------------
 
 

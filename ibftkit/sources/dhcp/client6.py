@@ -135,7 +135,10 @@ class Transport6(Protocol):
 
 
 class UdpSocket6:
-    """A UDP socket on ``[::]:546`` bound to one interface, sending to ``ff02::1:2`` port 547."""
+    """A UDP socket on ``[::]:546`` bound to one interface, sending to ``ff02::1:2`` port 547.
+
+    No ``SO_REUSEADDR``: with another client on port 546 the kernel would hand it the Replies, so
+    the bind fails instead (``EADDRINUSE``) and says so."""
 
     def __init__(self, ifname: str) -> None:
         self.ifname = ifname
@@ -146,13 +149,14 @@ class UdpSocket6:
             raise DhcpError(f"interface {ifname}: cannot open an IPv6 UDP socket: {os.strerror(e.errno or 0)}"
                             + ("" if e.errno != errno.EAFNOSUPPORT else " (kernel without IPv6)")) from None
         try:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
             self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, self.index)
             self.sock.bind(("::", CLIENT_PORT))
         except OSError as e:
             self.sock.close()
-            hint = " (needs root: port 546 is privileged)" if e.errno in (errno.EACCES, errno.EPERM) else ""
+            hint = {errno.EACCES: " (needs root: port 546 is privileged)", errno.EPERM: " (needs root)",
+                    errno.EADDRINUSE: " (another DHCPv6 client is running: it would take the Replies)"}.get(
+                        e.errno or 0, "")
             raise DhcpError(f"interface {ifname}: cannot bind UDP port {CLIENT_PORT}: "
                             f"{os.strerror(e.errno or 0)}{hint}") from None
         self.sock.setblocking(False)
