@@ -29,7 +29,19 @@ from dnsmasq import Dnsmasq, opt  # tests/netns/dnsmasq.py
 from nettools import Namespaces, namespaces, sh  # tests/nettools.py
 from recorder import calls, make_recorder  # tests/netns/recorder.py
 
-from ibftkit.model import BootConfig, ChapType, Initiator, Lun, Nic, Origin, Secret, Target, TargetFlags, parse_ip
+from ibftkit.model import (
+    BootConfig,
+    ChapType,
+    Initiator,
+    Lun,
+    Nic,
+    Origin,
+    PciAddress,
+    Secret,
+    Target,
+    TargetFlags,
+    parse_ip,
+)
 from ibftkit.sources.ibft.encode import encode_table
 
 pytestmark = pytest.mark.netns
@@ -48,7 +60,8 @@ CLEAN = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
 
 def table(*, mac: str = MAC, chap: bool = True, two: bool = False) -> BootConfig:
     nic = Nic(index=0, ip_address=parse_ip("10.99.0.2"), prefix_len=24, gateway=parse_ip("10.99.0.1"),
-              primary_dns=parse_ip("10.99.0.53"), origin=Origin.MANUAL, mac=mac, hostname="bootclient")
+              primary_dns=parse_ip("10.99.0.53"), origin=Origin.MANUAL, mac=mac, hostname="bootclient",
+              pci_bdf=PciAddress.parse("00:03.0"))  # where QEMU puts the first NIC, as firmware records it
     creds = dict(chap_type=ChapType.MUTUAL, chap_name="user1", chap_secret=Secret(SECRET),
                  reverse_chap_name="target1", reverse_chap_secret=Secret(RSECRET)) if chap else {}
     targets = [Target(index=0, ip_address=parse_ip("10.99.0.1"), port=3260, lun=Lun.from_linux(1), name=DISK0,
