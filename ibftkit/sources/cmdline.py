@@ -40,6 +40,7 @@ Common keys also read (dracut.cmdline(7), Debian initramfs-tools ``iscsi``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -239,138 +240,203 @@ def _add_warning(warnings: list[str], text: str) -> None:
         warnings.append(text)
 
 
+class _Reader:
+    """What :func:`parse_cmdline` has read so far: one method per kind of word (the table
+    :data:`_WORDS` maps each key to its method), then :meth:`finish` builds the :class:`Cmdline`."""
+
+    def __init__(self, text: str) -> None:
+        self.kw: dict[str, object] = {"text": text}
+        self.netroots: list[str] = []
+        self.ips: list[IpWord] = []
+        self.ifnames: list[IfnameWord] = []
+        self.vlans: list[VlanWord] = []
+        self.bonds: list[BondWord] = []
+        self.bridges: list[BridgeWord] = []
+        self.routes: list[RouteWord] = []
+        self.nameservers: list[IPAddress] = []
+        self.interfaces: list[str] = []
+        self.params: list[str] = []
+        self.warnings: list[str] = []
+        self.chap: list[str | None] = [None, None, None, None]
+        self.initiators: dict[str, str] = {}
+        self.debian: dict[str, str] = {}
+        self.bootif: str | None = None
+        self.bootif_on = True
+        self.retry_max: int | None = None
+
+    def firmware(self, key: str, value: str | None) -> None:
+        self.kw["firmware"] = _flag(value)
+
+    def netroot(self, key: str, value: str | None) -> None:
+        if value in ("iscsi", "iscsi:"):
+            self.kw["firmware"] = True
+        elif value == "dhcp":
+            self.kw["dhcp_root"] = True
+        elif value is not None and value.lower().startswith("iscsi:"):
+            self.netroots.append(value)
+
+    def ip(self, key: str, value: str) -> None:
+        word = parse_ip(value)
+        self.warnings += [n for n in word.notes if n not in self.warnings]
+        if word.methods == ("ibft",):
+            self.kw["firmware"] = True
+            if word.device or word.device_mac:
+                _add_warning(self.warnings, f"ip={value}: the iBFT configures the NICs it names; "
+                             "the interface field is not used")
+        elif not (word.is_off and word.device is None and word.device_mac is None):
+            self.ips.append(word)  # (ip=off / ip=none alone: no automatic configuration, nfsroot.rst)
+
+    def ifname(self, key: str, value: str | None) -> None:
+        self.ifnames.append(parse_ifname(value))
+
+    def vlan(self, key: str, value: str | None) -> None:
+        vlan, notes = parse_vlan(value)
+        same = [v for v in self.vlans if v.name == vlan.name]
+        if same and same[0] != vlan:  # one link name, two links: the plan could not create both
+            raise malformed(key, value, f"a VLAN name no other vlan= uses (vlan={same[0].name}:"
+                            f"{same[0].parent} names {vlan.name} already)")
+        twin = [v for v in self.vlans if v.parent == vlan.parent and v.vlan_id == vlan.vlan_id
+                and v.name != vlan.name]
+        if twin:  # the kernel keeps one link per VID on a parent (register_vlan_device: EEXIST)
+            raise malformed(key, value, f"one VLAN per VID on {vlan.parent} (vlan={twin[0].name}:"
+                            f"{twin[0].parent} has VID {vlan.vlan_id} already)")
+        if not same:
+            self.vlans.append(vlan)
+        self.warnings += notes
+
+    def bond(self, key: str, value: str | None) -> None:
+        self.bonds.append(parse_bond(value))
+
+    def bridge(self, key: str, value: str | None) -> None:
+        self.bridges.append(parse_bridge(value))
+
+    def team(self, key: str, value: str | None) -> None:
+        _add_warning(self.warnings, f"team={value or ''}: teaming (teamd) is not supported by ibftkit: no team "
+                     "link is created (use bond= with mode=active-backup)")
+
+    def route(self, key: str, value: str) -> None:
+        self.routes.append(parse_route(value))
+
+    def nameserver(self, key: str, value: str) -> None:
+        ns = parse_nameserver(value)
+        if ns not in self.nameservers:
+            self.nameservers.append(ns)
+
+    def bootif_word(self, key: str, value: str) -> None:
+        self.bootif = parse_bootif(value)
+
+    def rd_bootif(self, key: str, value: str | None) -> None:
+        self.bootif_on = _flag(value)
+
+    def bootdev(self, key: str, value: str) -> None:
+        self.kw["bootdev"] = value
+
+    def neednet(self, key: str, value: str | None) -> None:
+        self.kw["neednet"] = _flag(value)
+
+    def timeout(self, key: str, value: str | None) -> None:
+        secs = parse_seconds(key, value)
+        name = "carrier_timeout" if key == "rd.net.timeout.carrier" else "dhcp_timeout"
+        self.kw.setdefault(name, secs if secs is not None else 3600.0)
+
+    def initiator(self, key: str, value: str) -> None:
+        self.initiators[key] = value
+
+    def chap_word(self, key: str, value: str | None) -> None:
+        self.chap[_CHAP_KEYS[key]] = value or None
+
+    def debian_word(self, key: str, value: str | None) -> None:
+        self.debian[_DEBIAN_KEYS[key]] = value or ""
+
+    def target_group(self, key: str, value: str | None) -> None:
+        self.kw["tpgt"] = _int(key, value, 0, 65535)
+
+    def login_retry_max(self, key: str, value: str | None) -> None:
+        self.retry_max = _int(key, value, 0, 10000)
+
+    def param(self, key: str, value: str) -> None:
+        self.params.append(_param(key, value))
+
+    def not_honoured(self, key: str, value: str | None) -> None:
+        _add_warning(self.warnings, f"{key}: {_NOT_HONOURED[key]}")
+
+    def read(self, key: str, value: str | None) -> None:
+        """One word: its method from :data:`_VALUE_WORDS` (only with a value) or :data:`_WORDS`,
+        else an ``ibftkit.*`` word, else nothing (a word ibftkit does not know is never an error)."""
+        if key in _VALUE_WORDS:
+            if value:
+                _VALUE_WORDS[key](self, key, value)
+        elif key in _WORDS:
+            _WORDS[key](self, key, value)
+        elif key.startswith("ibftkit."):
+            _ibftkit_word(key, value, self.kw, self.interfaces)
+
+    def finish(self) -> Cmdline:
+        kw, warnings, params = self.kw, self.warnings, self.params
+        for key in _INITIATOR_KEYS:
+            if key in self.initiators:
+                kw["initiator"] = self.initiators[key]
+                kw["initiator_key"] = key
+                break
+        if self.retry_max is not None and not any(
+                p.startswith("node.session.initial_login_retry_max=") for p in params):
+            params.insert(0, f"node.session.initial_login_retry_max={self.retry_max}")  # as dracut's iscsiroot.sh
+        if self.bootif is not None and self.bootif_on:
+            kw["bootif"] = self.bootif
+        deb = _debian_target(self.debian, warnings) if self.debian else None
+        if deb is not None:
+            kw["debian"] = deb
+            if deb.group is not None and "tpgt" not in kw:
+                kw["tpgt"] = deb.group
+        chap = self.chap
+        if chap[1] or chap[3]:
+            warnings.append("CHAP secrets on the kernel command line (rd.iscsi.password) are readable by every "
+                            "user in /proc/cmdline")
+        if deb is not None and (deb.password or deb.in_password):
+            warnings.append("CHAP secrets on the kernel command line (iscsi_password) are readable by every "
+                            "user in /proc/cmdline")
+        if any("@" in n for n in self.netroots):
+            warnings.append("netroot= carries CHAP credentials (user:password@): readable by every user in "
+                            "/proc/cmdline")
+        return Cmdline(netroots=tuple(self.netroots), ip=tuple(self.ips), ifnames=tuple(self.ifnames),
+                       vlans=tuple(self.vlans), bonds=tuple(self.bonds), bridges=tuple(self.bridges),
+                       routes=tuple(self.routes), nameservers=tuple(self.nameservers),
+                       interfaces=tuple(self.interfaces), params=tuple(params),
+                       chap=(chap[0], chap[1], chap[2], chap[3]), warnings=tuple(warnings),
+                       **kw)  # type: ignore[arg-type]
+
+
+#: key -> the :class:`_Reader` method that reads it
+_WORDS: dict[str, Callable[[_Reader, str, str | None], None]] = {
+    **{k: _Reader.firmware for k in _FIRMWARE_FLAGS},
+    "netroot": _Reader.netroot, "root": _Reader.netroot,
+    "ifname": _Reader.ifname, "vlan": _Reader.vlan, "bond": _Reader.bond, "bridge": _Reader.bridge,
+    "team": _Reader.team, "rd.bootif": _Reader.rd_bootif, "rd.neednet": _Reader.neednet,
+    "rd.net.timeout.carrier": _Reader.timeout, "rd.net.timeout.dhcp": _Reader.timeout,
+    **{k: _Reader.chap_word for k in _CHAP_KEYS},
+    **{k: _Reader.debian_word for k in _DEBIAN_KEYS},
+    "rd.iscsi.target.group": _Reader.target_group, "rd.iscsi.login_retry_max": _Reader.login_retry_max,
+    **{k: _Reader.not_honoured for k in _NOT_HONOURED},
+}
+#: words read only with a value (``ip``, ``ip=`` alone: ignored, as dracut's ``getarg`` does)
+_VALUE_WORDS: dict[str, Callable[[_Reader, str, str], None]] = {
+    "ip": _Reader.ip, "rd.route": _Reader.route, "nameserver": _Reader.nameserver,
+    "BOOTIF": _Reader.bootif_word, "bootdev": _Reader.bootdev,
+    **{k: _Reader.initiator for k in _INITIATOR_KEYS},
+    "ibftkit.param": _Reader.param, "rd.iscsi.param": _Reader.param,
+}
+
+
 def parse_cmdline(text: str) -> Cmdline:
     """Everything ibftkit-init reads from a kernel command line (docs/cmdline.md).
 
     Raises ``UsageError`` (exit 2) for a bad ``ibftkit.*`` value, :class:`CmdlineError` (exit 3)
     for a malformed word of another dialect (naming the word, the value and what was expected);
     never for a word it does not know. Valid words it cannot honour give a warning each."""
-    kw: dict[str, object] = {"text": text}
-    netroots: list[str] = []
-    ips: list[IpWord] = []
-    ifnames: list[IfnameWord] = []
-    vlans: list[VlanWord] = []
-    bonds: list[BondWord] = []
-    bridges: list[BridgeWord] = []
-    routes: list[RouteWord] = []
-    nameservers: list[IPAddress] = []
-    interfaces: list[str] = []
-    params: list[str] = []
-    warnings: list[str] = []
-    chap: list[str | None] = [None, None, None, None]
-    initiators: dict[str, str] = {}
-    debian: dict[str, str] = {}
-    bootif: str | None = None
-    bootif_on = True
-    retry_max: int | None = None
+    reader = _Reader(text)
     for key, value in split_cmdline(text):
-        if key in _FIRMWARE_FLAGS:
-            kw["firmware"] = _flag(value)
-        elif key in ("netroot", "root"):
-            if value in ("iscsi", "iscsi:"):
-                kw["firmware"] = True
-            elif value == "dhcp":
-                kw["dhcp_root"] = True
-            elif value is not None and value.lower().startswith("iscsi:"):
-                netroots.append(value)
-        elif key == "ip" and value:
-            word = parse_ip(value)
-            warnings += [n for n in word.notes if n not in warnings]
-            if word.methods == ("ibft",):
-                kw["firmware"] = True
-                if word.device or word.device_mac:
-                    _add_warning(warnings, f"ip={value}: the iBFT configures the NICs it names; "
-                                 "the interface field is not used")
-            elif word.is_off and word.device is None and word.device_mac is None:
-                continue  # ip=off / ip=none: no automatic configuration (nfsroot.rst)
-            else:
-                ips.append(word)
-        elif key == "ifname":
-            ifnames.append(parse_ifname(value))
-        elif key == "vlan":
-            vlan, notes = parse_vlan(value)
-            same = [v for v in vlans if v.name == vlan.name]
-            if same and same[0] != vlan:  # one link name, two links: the plan could not create both
-                raise malformed(key, value, f"a VLAN name no other vlan= uses (vlan={same[0].name}:"
-                                f"{same[0].parent} names {vlan.name} already)")
-            twin = [v for v in vlans if v.parent == vlan.parent and v.vlan_id == vlan.vlan_id and v.name != vlan.name]
-            if twin:  # the kernel keeps one link per VID on a parent (register_vlan_device: EEXIST)
-                raise malformed(key, value, f"one VLAN per VID on {vlan.parent} (vlan={twin[0].name}:"
-                                f"{twin[0].parent} has VID {vlan.vlan_id} already)")
-            if not same:
-                vlans.append(vlan)
-            warnings += notes
-        elif key == "bond":
-            bonds.append(parse_bond(value))
-        elif key == "bridge":
-            bridges.append(parse_bridge(value))
-        elif key == "team":
-            _add_warning(warnings, f"team={value or ''}: teaming (teamd) is not supported by ibftkit: no team "
-                         "link is created (use bond= with mode=active-backup)")
-        elif key == "rd.route" and value:
-            routes.append(parse_route(value))
-        elif key == "nameserver" and value:
-            ns = parse_nameserver(value)
-            if ns not in nameservers:
-                nameservers.append(ns)
-        elif key == "BOOTIF" and value:
-            bootif = parse_bootif(value)
-        elif key == "rd.bootif":
-            bootif_on = _flag(value)
-        elif key == "bootdev" and value:
-            kw["bootdev"] = value
-        elif key == "rd.neednet":
-            kw["neednet"] = _flag(value)
-        elif key == "rd.net.timeout.carrier":
-            secs = parse_seconds(key, value)
-            kw.setdefault("carrier_timeout", secs if secs is not None else 3600.0)
-        elif key == "rd.net.timeout.dhcp":
-            secs = parse_seconds(key, value)
-            kw.setdefault("dhcp_timeout", secs if secs is not None else 3600.0)
-        elif key in _INITIATOR_KEYS and value:
-            initiators[key] = value
-        elif key in _CHAP_KEYS:
-            chap[_CHAP_KEYS[key]] = value or None
-        elif key in _DEBIAN_KEYS:
-            debian[_DEBIAN_KEYS[key]] = value or ""
-        elif key == "rd.iscsi.target.group":
-            kw["tpgt"] = _int(key, value, 0, 65535)
-        elif key == "rd.iscsi.login_retry_max":
-            retry_max = _int(key, value, 0, 10000)
-        elif key in ("ibftkit.param", "rd.iscsi.param") and value:
-            params.append(_param(key, value))
-        elif key in _NOT_HONOURED:
-            _add_warning(warnings, f"{key}: {_NOT_HONOURED[key]}")
-        elif key.startswith("ibftkit."):
-            _ibftkit_word(key, value, kw, interfaces)
-    for key in _INITIATOR_KEYS:
-        if key in initiators:
-            kw["initiator"] = initiators[key]
-            kw["initiator_key"] = key
-            break
-    if retry_max is not None and not any(p.startswith("node.session.initial_login_retry_max=") for p in params):
-        params.insert(0, f"node.session.initial_login_retry_max={retry_max}")  # as dracut's iscsiroot.sh
-    if bootif is not None and bootif_on:
-        kw["bootif"] = bootif
-    deb = _debian_target(debian, warnings) if debian else None
-    if deb is not None:
-        kw["debian"] = deb
-        if deb.group is not None and "tpgt" not in kw:
-            kw["tpgt"] = deb.group
-    if chap[1] or chap[3]:
-        warnings.append("CHAP secrets on the kernel command line (rd.iscsi.password) are readable by every "
-                        "user in /proc/cmdline")
-    if deb is not None and (deb.password or deb.in_password):
-        warnings.append("CHAP secrets on the kernel command line (iscsi_password) are readable by every "
-                        "user in /proc/cmdline")
-    if any("@" in n for n in netroots):
-        warnings.append("netroot= carries CHAP credentials (user:password@): readable by every user in "
-                        "/proc/cmdline")
-    return Cmdline(netroots=tuple(netroots), ip=tuple(ips), ifnames=tuple(ifnames), vlans=tuple(vlans),
-                   bonds=tuple(bonds), bridges=tuple(bridges), routes=tuple(routes),
-                   nameservers=tuple(nameservers), interfaces=tuple(interfaces), params=tuple(params),
-                   chap=(chap[0], chap[1], chap[2], chap[3]), warnings=tuple(warnings),
-                   **kw)  # type: ignore[arg-type]
+        reader.read(key, value)
+    return reader.finish()
 
 
 def _param(key: str, value: str) -> str:
