@@ -452,6 +452,8 @@ class FirmwareSource:
         try:
             cfg = load_config(settings.ibft_path, strict=settings.strict, root=settings.firmware_root)
         except NoTableError as e:
+            if settings.ibft_path:  # a table the command line names and is not there: never silent
+                log.warning(f"iBFT: ibftkit.ibft={settings.ibft_path}: {e}; trying the next source")
             raise Skip(str(e)) from None
         except IbftkitError as e:  # a table that does not decode: say so, try the next source
             log.warning(f"iBFT: {e}")

@@ -193,3 +193,11 @@ def test_no_target_still_prints_the_words_plan_with_exactly_the_interface_keys(t
     assert set(doc) == {"version", "source", "warnings", "plan", "logins"} and doc["logins"] == []
     assert steps(doc) == ["set_mac eth0", "set_mtu eth0", "link_up eth0", "wait_carrier eth0", "run_dhcp eth0"]
     assert doc["warnings"][-1].endswith("DHCP would run on eth0")
+
+
+def test_missing_named_table_is_never_silent(tmp_path: Path) -> None:
+    """``ibftkit.ibft=PATH`` names a table that is not there: the next source is tried, with a warning
+    that names the word and the path (the boot does not quietly run on another source)."""
+    code, _, err = init(tmp_path, f"{INIT} ibftkit.ibft={tmp_path}/missing.bin")
+    assert f"iBFT: ibftkit.ibft={tmp_path}/missing.bin: {tmp_path}/missing.bin: no such file; trying the next source" \
+        in err
