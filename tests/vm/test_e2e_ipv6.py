@@ -4,9 +4,8 @@ No IPv4 anywhere: the namespace's tap has only fd00:99::1/64, where ``tgtd`` lis
 passes only when ibftkit-init exits 0 and the target's marker is read from the disk.
 
 - **IPv6 iBFT**: an ibftkit-encoded table (static fd00:99::20/64, target fd00:99::1) in guest memory.
-- **DHCPv6** (harness ready, ``ipv6net.CASES["ipv6-dhcp6"]``): no table; ibftkit-init runs DHCPv4
-  and DHCPv6 at once, dnsmasq answers only DHCPv6 (Rapid Commit, option 59) and sends router
-  advertisements for the on-link prefix.
+- **DHCPv6**: no table; ibftkit-init runs DHCPv4 and DHCPv6 at once, dnsmasq answers only DHCPv6
+  (Rapid Commit, option 59) and sends router advertisements for the on-link prefix.
 
 The last test is pure (no guest): the table and the dnsmasq lines.
 """
@@ -39,6 +38,18 @@ def test_ipv6_ibft_boot(capture_ready, v6_initrd: Path, tmp_path: Path) -> None:
     assert f"at [{ipv6net.SERVER6}]:3260" in r.output or f"at {ipv6net.SERVER6}" in r.output, r.output
     assert f"inet6 {ipv6net.GUEST6}/64" in r.net, r.net
     assert "inet " not in r.net.replace("inet 127.0.0.1", ""), r.net  # no IPv4 address but loopback
+
+
+@pytest.mark.vm
+def test_dhcp6_boot(capture_ready, v6_initrd: Path, tmp_path: Path) -> None:
+    boot = ipv6net.run_e2e(capture_ready, ipv6net.CASES["ipv6-dhcp6"], initrd=v6_initrd,
+                           keep_log=tmp_path / "serial.log")
+    r = boot.result
+    assert capture.leftovers() == []
+    assert r.rc == 0 and len(r.disks) == 1
+    assert "boot configuration from dhcp" in r.output and ipv6net.LEASED6 in r.output, r.output
+    assert f"inet6 {ipv6net.LEASED6}/64" in r.net, r.net
+    assert "DHCPSOLICIT" in boot.dnsmasq_log and "rapid-commit" in boot.dnsmasq_log
 
 
 def test_ipv6_table_and_dnsmasq_lines() -> None:
