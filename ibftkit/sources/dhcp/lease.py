@@ -133,6 +133,15 @@ def message_text(options: Mapping[int, bytes]) -> str | None:
 # --- the lease -------------------------------------------------------------------------------------
 
 
+
+def with_server(rp: RootPath, root_path: str | None, interface: str) -> RootPath:
+    """``rp`` when it names a server; ``DhcpError`` when it asks for RFC 4173 discovery by target
+    name (not supported), for the DHCPv4 and DHCPv6 leases alike."""
+    if rp.needs_discovery:
+        raise DhcpError(f"root path {root_path!r} on {interface} names no server (RFC 4173 discovery "
+                        "by target name is not supported)")
+    return rp
+
 @dataclasses.dataclass(frozen=True)
 class Lease:
     """What a DHCPACK gave one interface. ``root_path`` and ``initiator_name`` are the raw option
@@ -176,10 +185,7 @@ class Lease:
         if rp is None:
             raise DhcpError(f"the lease on {self.interface} ({self.address} from {self.server_id or 'unknown server'}) "
                             f"has no root path (DHCP option {int(Option.ROOT_PATH)})")
-        if rp.needs_discovery:
-            raise DhcpError(f"root path {self.root_path!r} on {self.interface} names no server (RFC 4173 discovery "
-                            "by target name is not supported)")
-        return rp
+        return with_server(rp, self.root_path, self.interface)
 
     def to_json_dict(self) -> dict[str, Any]:
         """The ``ibftkit dhcp --json`` object. Raises ``RootPathError`` for a malformed option 17."""

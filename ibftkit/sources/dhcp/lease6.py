@@ -352,10 +352,9 @@ class Lease6:
         if rp is None:
             raise DhcpError(f"the DHCPv6 lease on {self.interface} ({self.address} from server "
                             f"{self.server_id.hex()}) has {self.no_root_path()}")
-        if rp.needs_discovery:
-            raise DhcpError(f"root path {self.root_path!r} on {self.interface} names no server (RFC 4173 discovery "
-                            "by target name is not supported)")
-        return rp
+        from .lease import with_server
+
+        return with_server(rp, self.root_path, self.interface)
 
     def to_json_dict(self) -> dict[str, Any]:
         """The ``ibftkit dhcp --family 6 --json`` object (the DHCPv4 keys where they apply).
