@@ -19,6 +19,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..infra.errors import EXIT_LOGIN, EXIT_NETWORK, EXIT_NO_CONFIG, EXIT_OK, EXIT_USAGE
+from ..infra.lazyimport import deferred
+
+# Imported here first, with stand-ins for what they import but the boot path never uses
+# (ibftkit.infra.lazyimport.deferred; tests/unit/test_boot_imports.py): dataclasses imports inspect
+# (with ast, dis and tokenize, a tenth of the path's imports) for one use, the text signature of a
+# class without a docstring; shutil (argparse's help formatter reads the terminal width with it)
+# imports zlib, bz2 and lzma only to learn which archive formats it can offer.
+with deferred("inspect", "zlib", "bz2", "lzma"):
+    import dataclasses  # noqa: F401
+    import shutil  # noqa: F401
 
 PROG = "ibftkit-init"
 

@@ -1,0 +1,72 @@
+"""The import graph of ``ibftkit-init``'s boot path up to the network phase (docs/init.md, "Boot time").
+
+Every module costs at boot (10-20x a host's import time under emulation), so modules the path does
+not need before the first netlink message must not load by then. A fresh interpreter runs
+``ibftkit-init`` as the initramfs does on a BIOS machine (the iBFT from the low-memory scan of
+``/dev/mem``, here a 1 MiB image under ``--firmware-root``) and reports ``sys.modules`` at the moment
+the network phase would begin.
+"""
+
+from __future__ import annotations
+
+import os
+import site
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TABLE = ROOT / "fixtures" / "ibft" / "ipxe-bios-dhcp.bin"  # NIC 52:54:00:12:34:56, one target
+MAC = "52:54:00:12:34:56"
+
+#: Not before the network phase on the iBFT path: pyroute2 and scapy belong to the network phase and
+#: DHCP; the rest are standard-library modules that only rarely used functions of the path's modules
+#: (or of construct and dataclasses) need, imported on first use (``ibftkit.infra.lazyimport``).
+NOT_BEFORE_NETWORK = (
+    "pyroute2", "scapy", "asyncio", "json", "logging", "subprocess", "threading", "unittest", "ssl",
+    "inspect", "ast", "dis", "tokenize", "traceback", "pdb", "hashlib", "pickle", "bz2", "lzma",
+    "zlib", "textwrap", "ibftkit.cli.init_dryrun", "ibftkit.render", "ibftkit.model_json",
+)
+
+# -I -S as the initramfs launcher runs it (no site: its .pth files import more); this checkout first
+CHILD = """
+import os, sys
+sys.path[:0] = [sys.argv.pop(1)]
+sys.path += sys.argv.pop(1).split(os.pathsep)
+import ibftkit.cli.init as init
+from ibftkit.network import links
+links.list_links = lambda root="/": [links.LinkInfo("eth0", mac=sys.argv[1], ifindex=2, carrier=True)]
+def stop(*args, **kwargs):
+    print("MODULES", " ".join(sorted(sys.modules)), flush=True)
+    os._exit(0)
+init.configure_network = stop
+print("EXIT", init.main(sys.argv[2:]), flush=True)
+"""
+
+
+def boot_path_modules(tmp_path: Path) -> set[str]:
+    image = bytearray(0x100000)
+    image[0x9A000:0x9A000 + TABLE.stat().st_size] = TABLE.read_bytes()
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev" / "mem").write_bytes(bytes(image))
+    (tmp_path / "cmdline").write_text("console=ttyS0\n")
+    missing = str(tmp_path / "missing")
+    argv = ["--firmware-root", str(tmp_path), "--cmdline", str(tmp_path / "cmdline"), "--kmsg", "none",
+            "--initiatorname-file", missing, "--iscsi-initramfs", missing, "--open-iscsi-script", missing,
+            "--iscsistart", sys.executable, "--quiet"]
+    site_dirs = os.pathsep.join([*site.getsitepackages(), site.getusersitepackages()])
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD, str(ROOT), site_dirs, MAC, *argv],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("MODULES ")]
+    assert lines, f"the run did not reach the network phase: {done.stdout} {done.stderr}"
+    return set(lines[0].split()[1:])
+
+
+@pytest.mark.allow_subprocess
+def test_the_ibft_path_imports_nothing_it_does_not_use_before_the_network(tmp_path: Path) -> None:
+    modules = boot_path_modules(tmp_path)
+    assert {"ibftkit.sources.ibft.decode", "construct", "ibftkit.network.plan"} <= modules  # the path ran
+    loaded = sorted(m for m in modules if m.split(".")[0] in NOT_BEFORE_NETWORK or m in NOT_BEFORE_NETWORK)
+    assert not loaded, f"imported before the network phase: {loaded}"
