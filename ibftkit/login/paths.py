@@ -26,7 +26,6 @@ many ``iscsiadm`` logins at once.
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import threading
@@ -132,6 +131,8 @@ def _log_outcome(log: Logger, out: TargetOutcome) -> None:
 
 
 def _outcome_line(k: int, out: TargetOutcome) -> bytes:
+    import json  # here: only a multipath boot's child sends outcomes (start-up, docs/init.md "Boot time")
+
     return (json.dumps({"k": k, "ok": out.ok, "attempts": out.attempts, "message": out.message}) + "\n").encode()
 
 
@@ -204,6 +205,8 @@ class ForkedPaths:
             self.buf += chunk
             *lines, self.buf = self.buf.split(b"\n")
             for line in lines:
+                import json
+
                 d = json.loads(line)
                 t = self.targets[d["k"]]
                 self.results[d["k"]] = TargetOutcome(t, d["ok"], d["attempts"], d["message"], False)

@@ -53,8 +53,8 @@ def tcp_probe(timeout: float) -> Probe:
             host = login_address(target)
         except IscsiLoginError as e:
             return str(e)
-        try:
-            with socket.create_connection((host, target.port), timeout=timeout):
+        try:  # an ASCII host as bytes: getaddrinfo() then skips the "idna" codec (encodings.idna, stringprep)
+            with socket.create_connection((host.encode() if host.isascii() else host, target.port), timeout=timeout):
                 return None
         except TimeoutError:
             return f"no answer within {timeout:g} s"

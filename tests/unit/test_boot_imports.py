@@ -31,10 +31,12 @@ NOT_BEFORE_NETWORK = (
 )
 
 # -I -S as the initramfs launcher runs it (no site: its .pth files import more); this checkout first
-CHILD = """
+CHILD_PATHS = """
 import os, sys
 sys.path[:0] = [sys.argv.pop(1)]
 sys.path += sys.argv.pop(1).split(os.pathsep)
+"""
+CHILD = CHILD_PATHS + """
 import ibftkit.cli.init as init
 from ibftkit.network import links
 links.list_links = lambda root="/": [links.LinkInfo("eth0", mac=sys.argv[1], ifindex=2, carrier=True)]
@@ -44,6 +46,10 @@ def stop(*args, **kwargs):
 init.configure_network = stop
 print("EXIT", init.main(sys.argv[2:]), flush=True)
 """
+
+
+def _site_dirs() -> str:
+    return os.pathsep.join([*site.getsitepackages(), site.getusersitepackages()])
 
 
 def boot_path_modules(tmp_path: Path) -> set[str]:
@@ -56,8 +62,7 @@ def boot_path_modules(tmp_path: Path) -> set[str]:
     argv = ["--firmware-root", str(tmp_path), "--cmdline", str(tmp_path / "cmdline"), "--kmsg", "none",
             "--initiatorname-file", missing, "--iscsi-initramfs", missing, "--open-iscsi-script", missing,
             "--iscsistart", sys.executable, "--quiet"]
-    site_dirs = os.pathsep.join([*site.getsitepackages(), site.getusersitepackages()])
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD, str(ROOT), site_dirs, MAC, *argv],
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD, str(ROOT), _site_dirs(), MAC, *argv],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     lines = [line for line in done.stdout.splitlines() if line.startswith("MODULES ")]
     assert lines, f"the run did not reach the network phase: {done.stdout} {done.stderr}"
@@ -70,3 +75,17 @@ def test_the_ibft_path_imports_nothing_it_does_not_use_before_the_network(tmp_pa
     assert {"ibftkit.sources.ibft.decode", "construct", "ibftkit.network.plan"} <= modules  # the path ran
     loaded = sorted(m for m in modules if m.split(".")[0] in NOT_BEFORE_NETWORK or m in NOT_BEFORE_NETWORK)
     assert not loaded, f"imported before the network phase: {loaded}"
+
+
+@pytest.mark.allow_subprocess
+def test_the_portal_probe_and_one_path_load_no_codec_and_no_json() -> None:
+    """Between the network and the login: the TCP probe to the portal (here loopback, a closed port)
+    passes an address to getaddrinfo without the "idna" codec (``encodings.idna``, ``stringprep``),
+    and a boot with one target does not import json (only a multipath boot's child writes it)."""
+    code = ("import sys\nfrom ipaddress import ip_address\nfrom ibftkit.model import Target\n"
+            "from ibftkit.login import retry\n"
+            "print(retry.tcp_probe(2.0)(Target(ip_address=ip_address('127.0.0.1'), port=9)))\n"
+            "print([m for m in ('encodings.idna', 'stringprep', 'json') if m in sys.modules])\n")
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD_PATHS + code, str(ROOT), _site_dirs()],
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.splitlines()[-2:] == ["connection refused", "[]"], done.stdout + done.stderr
