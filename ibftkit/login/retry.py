@@ -53,8 +53,11 @@ def tcp_probe(timeout: float) -> Probe:
             host = login_address(target)
         except IscsiLoginError as e:
             return str(e)
-        try:  # an ASCII host as bytes: getaddrinfo() then skips the "idna" codec (encodings.idna, stringprep)
-            with socket.create_connection((host.encode() if host.isascii() else host, target.port), timeout=timeout):
+        # An ASCII host as bytes: getaddrinfo() then skips the "idna" codec (encodings.idna and
+        # stringprep, imported only for this); create_connection passes it on as it is (typeshed says str).
+        portal = (host.encode() if host.isascii() else host, target.port)
+        try:
+            with socket.create_connection(portal, timeout=timeout):  # type: ignore[arg-type]
                 return None
         except TimeoutError:
             return f"no answer within {timeout:g} s"
