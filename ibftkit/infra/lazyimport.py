@@ -10,7 +10,8 @@ leave the program's behaviour unchanged; they only move an import to the moment 
 - :func:`deferred`: while a package imports, stand-ins for standard-library modules it imports but
   uses only in functions ibftkit never calls (construct's ``pdb`` for its ``Debugger``, ``hashlib``
   for ``Checksum``, ``pickle`` for ``Pickled``); a stand-in imports the real module the first time an
-  attribute is read, so even those functions still work.
+  attribute is read, so even those functions still work. The one call a package makes while it
+  imports (construct's ``platform.system()``) is answered as the module would (:data:`ANSWERS`).
 
 (``importlib.util.LazyLoader`` does not help here: the ``import`` statement itself reads the module's
 ``__spec__``, which loads a lazy module at once.)
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 import types
 from collections.abc import Iterator
@@ -53,8 +55,22 @@ def lean_package(name: str) -> None:
     sys.modules[name] = module
 
 
+def _sysname() -> str:
+    return os.uname().sysname
+
+
+#: What a stand-in answers without importing its module, because a package calls it while it
+#: imports: ``platform.system()``, with which construct (``construct/lib/py3compat.py``) learns
+#: whether it runs on Windows. On Linux that is ``os.uname().sysname`` (CPython ``Lib/platform.py``:
+#: ``system()`` is ``uname().system``, and ``uname()`` takes it from ``os.uname()``); the module
+#: itself, with the nine regular expressions it compiles, is not needed.
+ANSWERS: dict[str, dict[str, Any]] = {"platform": {"system": _sysname}}
+
+
 def _stand_in(name: str) -> types.ModuleType:
     stub = types.ModuleType(name, f"stand-in for {name}, imported on first use (ibftkit.infra.lazyimport.deferred)")
+    for attr, value in ANSWERS.get(name, {}).items():
+        setattr(stub, attr, value)
 
     def load(attr: str) -> Any:
         real = sys.modules.get(name)

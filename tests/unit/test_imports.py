@@ -91,3 +91,17 @@ def test_construct_without_pdb_hashlib_pickle() -> None:
             "assert d.ConstructError is construct.ConstructError\nprint('ok')\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_a_stand_in_answers_the_call_made_during_the_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    """construct calls ``platform.system()`` while it imports: the stand-in answers what the real
+    module says (ANSWERS), without importing it."""
+    import platform as real
+
+    monkeypatch.delitem(sys.modules, "platform")
+    with imports.deferred("platform"):
+        import platform as stand_in
+
+        assert stand_in is not real and stand_in.system() == real.system()
+    assert "platform" not in sys.modules
+    assert stand_in.machine() == real.machine()  # anything else: the real module, imported then

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from ...infra.lazyimport import deferred
 
-# construct imports pdb, inspect and traceback (its Debugger), hashlib (Checksum) and pickle
-# (Pickled) at start-up; none is used here, and together they are half of construct's import time
-# (ibftkit.infra.lazyimport).
-with deferred("pdb", "inspect", "traceback", "hashlib", "pickle"):
+# construct imports pdb, inspect and traceback (its Debugger), hashlib (Checksum), pickle (Pickled)
+# and platform (to ask whether it runs on Windows) at start-up; none is used here, and together they
+# are more than half of construct's import time (ibftkit.infra.lazyimport).
+with deferred("pdb", "inspect", "traceback", "hashlib", "pickle", "platform"):
     from construct import Bytes, Int8ul, Int16ul, Int32ul, Struct
     from construct import ConstructError as ConstructError  # for decode.py: construct loads here only
 
