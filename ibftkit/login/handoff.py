@@ -169,11 +169,12 @@ def write(root: str | os.PathLike[str], records: Sequence[NodeRecord], nics: Seq
 
 
 def kernel_nics(ifnames: Sequence[str], dhcp: Sequence[str] = ()) -> list[NicState]:
-    """The addresses and default gateway each named link carries now (netlink, pyroute2)."""
-    from pyroute2 import IPRoute
+    """The addresses and default gateway each named link carries now (rtnetlink through
+    ``ibftkit.network.netlink.Rtnl``, pyroute2's message classes)."""
+    from ..network.netlink import Rtnl
 
     out = []
-    with IPRoute() as ipr:
+    with Rtnl() as ipr:
         for name in ifnames:
             idx = ipr.link_lookup(ifname=name)
             if not idx:

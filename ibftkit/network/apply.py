@@ -1,8 +1,8 @@
-"""Carry out a ``NetPlan`` with pyroute2 (rtnetlink, RFC 3549), and undo it.
+"""Carry out a ``NetPlan`` over rtnetlink (RFC 3549), and undo it.
 
-The only module of ibftkit that imports pyroute2, and only inside functions, and only the part it
-uses (``ibftkit.infra.lazyimport.lean_package``: ``from pyroute2 import IPRoute`` costs about a tenth of a second on a
-host, 1.3 s in a TCG guest). Rules:
+The netlink socket is ``ibftkit.network.netlink.Rtnl``: pyroute2's message classes on a plain
+socket, without ``IPRoute``'s asyncio machinery (about 1 s of a boot in a TCG guest); it hands what
+it does not encode itself (VLAN, bond and bridge creation) to pyroute2's ``IPRoute``. Rules:
 
 - idempotent: each step first looks at the kernel's state and does nothing when it already
   holds (applying twice gives the same state and no error);
@@ -11,10 +11,10 @@ host, 1.3 s in a TCG guest). Rules:
 - on any failure the changes of this run are undone in reverse order, then one ``NetError``
   says ``step N (<what>): <why>``.
 
-pyroute2 0.9 facts this relies on (``docs/net.md``, "Netlink facts apply relies on"): an IPv4 address key
+Netlink facts this relies on (``docs/net.md``, "Netlink facts apply relies on"): an IPv4 address key
 includes the prefix; a route via a gateway outside every subnet of the link fails with
 ENETUNREACH; a fresh IPv6 address is tentative (DAD) unless added with ``IFA_F_NODAD``;
-``IPRoute(netns=…)`` silently creates a missing namespace unless ``flags=0``.
+a named namespace must exist (it is never created).
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ NlMsg = Any
 
 class Netlink(Protocol):
     """The part of pyroute2's ``IPRoute`` (``pyroute2/iproute/linux.py``) this module uses: the
-    typed seam between the plan's steps and rtnetlink (RFC 3549)."""
+    typed seam between the plan's steps and rtnetlink (RFC 3549); ``netlink.Rtnl`` implements it."""
 
     def link(self, command: str, **kwargs: Any) -> Any: ...
     def link_lookup(self, **kwargs: Any) -> list[int]: ...
@@ -214,24 +214,18 @@ class Netlink(Protocol):
     def close(self) -> None: ...
 
 
-
 def _iproute_class() -> Any:
     """pyroute2's ``IPRoute`` at a third of ``from pyroute2 import IPRoute``'s import cost."""
-    from ..infra.lazyimport import lean_package
+    from .netlink import iproute_class
 
-    lean_package("pyroute2")
-    lean_package("pyroute2.iproute")
-    from pyroute2.iproute.linux import IPRoute
-
-    return IPRoute
+    return iproute_class()
 
 
 def _open(netns: str | None) -> Netlink:
-    IPRoute = _iproute_class()
+    from .netlink import Rtnl
+
     try:
-        if netns is None:
-            return IPRoute(ext_ack=True)  # type: ignore[no-any-return]
-        return IPRoute(netns=netns, flags=0, ext_ack=True)  # type: ignore[no-any-return]  # flags=0: never create a missing netns
+        return Rtnl(netns)
     except FileNotFoundError:
         raise NetError(f"network namespace {netns!r} does not exist (ip netns list)") from None
     except PermissionError:
