@@ -308,3 +308,17 @@ def test_cli_apply_static_root_path(net: Net, tmp_path: Path) -> None:
     assert got.returncode == 0, got.stderr
     assert "10.77.0.7 via 10.99.0.1 dev c0 proto static" in sh("ip", "route", ns=net.client).stdout
     assert tcp_reaches(net, "10.77.0.7")
+
+
+def test_cli_apply_speaks_netlink_without_asyncio(net: Net, tmp_path: Path) -> None:
+    """``net apply`` in the namespace (address, routes, resolv.conf) through ``network.netlink.Rtnl``:
+    neither asyncio nor pyroute2's ``IPRoute`` is imported on the way."""
+    table = write_table(tmp_path, boot_config(nic0(), targets=(tgt("10.77.0.7"),)))
+    code = ("import sys\nfrom ibftkit.cli.main import main\n"
+            f"rc = main(['net', 'apply', '--ibft', {str(table)!r}, '--resolv-conf', {str(tmp_path / 'r')!r}, "
+            "'--no-hostname'])\n"
+            "print(rc, [m for m in ('asyncio', 'pyroute2.iproute.linux') if m in sys.modules], file=sys.stderr)\n")
+    root = str(Path(__file__).resolve().parents[2])
+    got = sh("unshare", "--uts", sys.executable, "-c", code, ns=net.client, cwd=root)
+    assert got.stderr.splitlines()[-1] == "0 []", got.stderr
+    assert "10.77.0.7 via 10.99.0.1 dev c0 proto static" in sh("ip", "route", "show", ns=net.client).stdout
