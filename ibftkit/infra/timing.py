@@ -49,3 +49,15 @@ class Phases:
         parts = [*self.done, (self.current, now - self.since)]
         return (", ".join(f"{name} {s:.2f} s" for name, s in parts)
                 + f", total {now - self.start:.2f} s ({self.start:.2f}-{now:.2f} s since boot)")
+
+
+def collect_again() -> None:
+    """The cyclic garbage collector back on if the start-up turned it off (``ibftkit.cli.init:entry``
+    does, until the logins), with every object made so far (modules, classes: they live as long as
+    the process) frozen out of its scans (``gc.freeze``). Called before anything that may run for
+    long and make garbage: a DHCP exchange, the logins. No-op when it is on."""
+    import gc
+
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()

@@ -334,6 +334,9 @@ def dhcp_config(settings: Settings, cl: Cmdline, log: Logger, *, links: Sequence
     else:
         what = " and ".join("DHCPv4" if f == 4 else "DHCPv6" for f in families)
         log.progress(f"DHCP on {', '.join(up)} ({what}, up to {settings.dhcp_timeout:g} s)")
+    from ..infra.timing import collect_again
+
+    collect_again()  # seconds of packets: the collector back on (ibftkit.cli.init:entry turns it off)
     return acquire_any(up, timeout=settings.dhcp_timeout, families=families, progress=log.progress)
 
 

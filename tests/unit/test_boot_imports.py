@@ -89,3 +89,22 @@ def test_the_portal_probe_and_one_path_load_no_codec_and_no_json() -> None:
     done = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD_PATHS + code, str(ROOT), _site_dirs()],
                           capture_output=True, text=True, timeout=60)
     assert done.stdout.splitlines()[-2:] == ["connection refused", "[]"], done.stdout + done.stderr
+
+
+def test_the_collector_is_back_on_for_the_logins() -> None:
+    """``entry()`` turns the cyclic garbage collector off for the start-up; before the logins (or a
+    DHCP exchange) it is on again, with what the start-up made frozen out of its scans. Left alone
+    when it was on."""
+    import gc
+
+    from ibftkit.infra.timing import collect_again
+
+    gc.disable()
+    try:
+        collect_again()
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.enable()
+    collect_again()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
