@@ -32,9 +32,23 @@ from .model import (
     parse_ip,
 )
 
+#: id(address) -> (the address, its text): the decoder hands out one object per distinct address,
+#: so a fleet of tables formats each gateway, DNS server and portal once; holding the address keeps
+#: its id from being reused while the entry lives
+_IP_TEXT: dict[int, tuple[IPAddress, str]] = {}
+
 
 def _ip_text(ip: IPAddress | None) -> str | None:
-    return None if ip is None else str(ip)
+    if ip is None:
+        return None
+    hit = _IP_TEXT.get(id(ip))
+    if hit is not None and hit[0] is ip:
+        return hit[1]
+    if len(_IP_TEXT) >= 4096:
+        _IP_TEXT.clear()
+    text = str(ip)
+    _IP_TEXT[id(ip)] = (ip, text)
+    return text
 
 
 def _secret_text(secret: Secret | None, show: bool) -> str | None:

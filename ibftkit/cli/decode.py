@@ -51,10 +51,6 @@ def register(sub: Any) -> None:
 
 
 def run_decode(args: argparse.Namespace) -> int:
-    from ..render import render
-    from ..render.kernel import iscsistart_drops_nic_warning
-    from ..render.kernel_view import kernel_rejects
-    from ..sources.ibft.locate import load_config
     from .decode_batch import wants_batch
 
     paths = list(args.path)
@@ -65,6 +61,11 @@ def run_decode(args: argparse.Namespace) -> int:
             raise UsageError(f"several tables need --format json (one object per line), "
                              f"not --format {args.format}")
         return _run_batch(args, paths)
+    from ..render import render  # here: a batch needs none of the renders
+    from ..render.kernel import iscsistart_drops_nic_warning
+    from ..render.kernel_view import kernel_rejects
+    from ..sources.ibft.locate import load_config
+
     if args.scan and not paths:
         raise UsageError("ibftkit decode: --scan needs a PATH (a memory image or /dev/mem)")
     cfg = load_config(paths[0] if paths else None, scan=args.scan, strict=args.strict)

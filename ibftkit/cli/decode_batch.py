@@ -9,9 +9,9 @@ input gives one line, in input order::
 
 ``error`` is the one-line message ``ibftkit decode PATH`` gives for that table (same checks, same
 text); ``model`` is ``ibftkit.model_json.config_to_dict`` (secrets redacted unless
-``--show-secrets``). Tables are decoded in worker processes (``multiprocessing``, one per core
-unless ``--jobs``), with construct's compiled parsers once a worker has enough tables to repay the
-compile (``ibftkit.sources.ibft.decode.use_compiled_parsers``).
+``--show-secrets``). Tables are decoded in forked worker processes (``multiprocessing``, one per
+core unless ``--jobs``), each reading its files and sending back its lines as bytes, a chunk at a
+time; the parent writes them in input order.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from typing import Any, NamedTuple
 
 from ..infra.errors import IbftkitError, UsageError
 
-#: a worker compiles the parsers when it will decode at least this many tables (compile ≈ 30 ms,
-#: saves ≈ 0.15 ms a table: docs/init.md, "Boot time")
-COMPILE_FROM = 200
+#: tables a worker decodes per message (one read of each file, one JSON line each, sent back as one
+#: block of bytes)
+_CHUNK = 128
 _SYSFS_ENTRIES = ("initiator", "ethernet0", "target0")
 
 
@@ -68,10 +68,20 @@ def expand(paths: Iterable[str]) -> Iterator[str]:
 def decode_line(path: str, job: Job) -> tuple[bool, str]:
     """(decoded?, the JSON line without its newline) for one input."""
     from ..model_json import config_to_dict
-    from ..sources.ibft.locate import load_path
+    from ..sources.ibft.locate import decode_file, load_path
 
     try:
-        cfg = load_path(path, scan=job.scan, strict=job.strict)
+        data = None
+        if not job.scan and path != "/dev/mem":  # the common case: a table file, read once (no stat)
+            try:
+                with open(path, "rb", buffering=0) as f:
+                    data = f.read()
+            except OSError:  # a directory, a missing or unreadable file: load_path says which
+                pass
+        if data is None:
+            cfg = load_path(path, scan=job.scan, strict=job.strict)
+        else:
+            cfg = decode_file(_as_path(path), data, strict=job.strict)
     except IbftkitError as e:
         return False, json.dumps({"path": path, "ok": False, "error": str(e)})
     except OSError as e:  # a file that went away or turned unreadable between listing and reading
@@ -80,25 +90,35 @@ def decode_line(path: str, job: Job) -> tuple[bool, str]:
 
 
 _JOB = Job(False, False, False)
+_DIRS: dict[str, str] = {}
 
 
-def _init_worker(job: Job, compile_parsers: bool) -> None:
+def _as_path(path: str) -> str | Path:
+    """``Path(path)`` as text (the ``file:`` source label), its directory part normalised once per
+    directory: a fleet's thousands of files share a few directories."""
+    head, _, tail = path.rpartition("/")
+    if not head or not tail or tail in (".", ".."):
+        return Path(path)
+    norm = _DIRS.get(head)
+    if norm is None:
+        norm = _DIRS[head] = str(Path(head))
+    return Path(path) if norm == "." or norm.endswith("/") else f"{norm}/{tail}"
+
+
+def _init_worker(job: Job) -> None:
     global _JOB
     _JOB = job
-    if compile_parsers:
-        from ..sources.ibft.decode import use_compiled_parsers
-
-        use_compiled_parsers()
 
 
-def _worker(paths: list[str]) -> tuple[int, str]:
-    """(failures, their lines joined): one message back per chunk, not per table."""
+def _worker(paths: list[str]) -> tuple[int, bytes]:
+    """(failures, their lines as UTF-8): one message back per chunk, not per table."""
     failed, lines = 0, []
     for path in paths:
         ok, line = decode_line(path, _JOB)
         failed += not ok
-        lines.append(line + "\n")
-    return failed, "".join(lines)
+        lines.append(line)
+    lines.append("")
+    return failed, "\n".join(lines).encode()
 
 
 def cores() -> int:
@@ -117,21 +137,31 @@ def run_batch(paths: list[str], job: Job, *, jobs: int | None = None, out: Any =
     if not items:
         raise UsageError("ibftkit decode: no file under " + ", ".join(paths))
     jobs = min(jobs or cores(), len(items))
+    binary = getattr(out, "buffer", None)
+    if binary is not None:
+        out.flush()
+
+    def write(text: bytes) -> None:
+        if binary is not None:
+            binary.write(text)
+        else:
+            out.write(text.decode())
+
     failed = 0
     if jobs <= 1:
-        _init_worker(job, len(items) >= COMPILE_FROM)
-        chunks: Iterable[tuple[int, str]] = map(_worker, ([p] for p in items))
-        for bad, text in chunks:
+        _init_worker(job)
+        for k in range(0, len(items), _CHUNK):
+            bad, text = _worker(items[k:k + _CHUNK])
             failed += bad
-            out.write(text)
+            write(text)
         return len(items), failed
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork")  # workers share the imported modules; nothing to pickle but paths
-    size = max(1, min(64, len(items) // (jobs * 4)))
+    size = max(1, min(_CHUNK, len(items) // (jobs * 4)))
     parts = [items[k:k + size] for k in range(0, len(items), size)]
-    with ctx.Pool(jobs, initializer=_init_worker, initargs=(job, len(items) // jobs >= COMPILE_FROM)) as pool:
+    with ctx.Pool(jobs, initializer=_init_worker, initargs=(job,)) as pool:
         for bad, text in pool.imap(_worker, parts):
             failed += bad
-            out.write(text)
+            write(text)
     return len(items), failed

@@ -1,7 +1,9 @@
-"""Batch decoding (``ibftkit decode --format json PATH…``) and construct's compiled parsers.
+"""Batch decoding (``ibftkit decode --format json PATH…``) and the flat ``struct`` parsers.
 
-The compiled path must be the interpreted path, result for result and message for message: every
-fixture table and a few thousand mutated ones (the fuzz test's mutations) are decoded both ways.
+The decoder unpacks each structure with one ``struct.Struct`` derived from the construct layout;
+it must be construct's own parse, result for result and message for message: every fixture table
+and a few thousand mutated ones (the fuzz test's mutations) are decoded both ways. A batch line
+must be the single decode of that file, error for error.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ibftkit.infra.errors import IbftkitError
 from ibftkit.model import BootConfig
 from ibftkit.model_json import config_to_dict
 from ibftkit.sources.ibft import decode as D
+from ibftkit.sources.ibft.locate import load_path
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures" / "ibft"
@@ -35,20 +38,67 @@ def _outcome(data: bytes, strict: bool = False) -> BootConfig | str:
 
 
 
-def test_compiled_parsers_decode_exactly_as_interpreted() -> None:
+def _construct_outcome(data: bytes, strict: bool = False) -> BootConfig | str:
+    try:
+        return D.decode_table_construct(data, source="x", strict=strict)
+    except IbftkitError as e:
+        return f"{type(e).__name__}: {e}"
+
+
+def _mutated(n: int) -> list[bytes]:
     rng = random.Random(17)
     corpus = seeds()
-    inputs = corpus + [mutate(rng, rng.choice(corpus)) for _ in range(2000)]
-    assert not D._COMPILED
-    interpreted = [(_outcome(d), _outcome(d, strict=True)) for d in inputs]
-    D.use_compiled_parsers()
-    try:
-        assert D._COMPILED
-        again = [(_outcome(d), _outcome(d, strict=True)) for d in inputs]
-    finally:
-        D._COMPILED.clear()
-    assert again == interpreted
-    assert any(isinstance(a, str) for a, _ in interpreted) and any(not isinstance(a, str) for a, _ in interpreted)
+    return corpus + [mutate(rng, rng.choice(corpus)) for _ in range(n)]
+
+
+def test_flat_struct_parsers_decode_exactly_as_construct() -> None:
+    inputs = _mutated(2000)
+    D.clear_caches()
+    reference = [(_construct_outcome(d), _construct_outcome(d, strict=True)) for d in inputs]
+    flat = [(_outcome(d), _outcome(d, strict=True)) for d in inputs]
+    assert flat == reference
+    # origin_byte is not compared by ==: compare it too
+    assert [[n.origin_byte for n in a.nics] for a, _ in flat if not isinstance(a, str)] == \
+        [[n.origin_byte for n in a.nics] for a, _ in reference if not isinstance(a, str)]
+    assert any(isinstance(a, str) for a, _ in flat) and any(not isinstance(a, str) for a, _ in flat)
+
+
+def test_flat_layout_is_the_construct_layout() -> None:
+    from construct import Int8ul, Struct, VarInt
+
+    from ibftkit.sources.ibft import layout as L
+
+    for layout in (L.Header, L.StructHeader, L.Control, *L.LAYOUTS.values()):
+        flat, names = D.flat_layout(layout)
+        assert flat.size == layout.sizeof() and len(names) == len(flat.unpack(bytes(flat.size)))
+    assert D.flat_layout(L.StructHeader)[1] == ("id", "version", "length", "index", "flags")
+    with pytest.raises(TypeError, match="no fixed struct format"):
+        D.flat_layout(Struct("a" / Int8ul, "b" / VarInt))
+
+
+def test_checksum_is_the_byte_sum() -> None:
+    for data in (b"", bytes(255), b"\xff" * 256, b"\xff" * 257, bytes(range(256)) * 9, *seeds()):
+        assert D.checksum_of(data) == sum(data) & 0xFF
+
+
+def test_batch_lines_are_the_single_decodes(tmp_path: Path) -> None:
+    inputs = _mutated(2000)
+    paths = []
+    for k, data in enumerate(inputs):
+        paths.append(str(tmp_path / f"{k:05d}.bin"))
+        Path(paths[-1]).write_bytes(data)
+    paths.append(str(tmp_path / "missing.bin"))
+    out = io.StringIO()
+    total, failed = run_batch([str(tmp_path), paths[-1]], Job(False, False, True), jobs=1, out=out)
+    lines = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert total == len(paths) and [x["path"] for x in lines] == paths
+    for path, line in zip(paths, lines, strict=True):
+        try:  # what 'ibftkit decode PATH' decodes, or its one-line error
+            want = {"path": path, "ok": True, "model": config_to_dict(load_path(path), show_secrets=True)}
+        except IbftkitError as e:
+            want = {"path": path, "ok": False, "error": str(e)}
+        assert line == json.loads(json.dumps(want))
+    assert failed == sum(not x["ok"] for x in lines) > 0
 
 
 def test_wants_batch_several_paths_or_a_plain_directory(tmp_path: Path) -> None:

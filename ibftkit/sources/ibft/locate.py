@@ -151,12 +151,17 @@ def load_path(path: str | Path, *, scan: bool = False, strict: bool = False) -> 
                                strict=strict)
         image = _read(p)
         return decode_scan(image, label=f"image:{p}", strict=strict, physical=len(image) >= L.SCAN_END)
-    data = _read(p)
+    return decode_file(p, _read(p), strict=strict)
+
+
+def decode_file(path: str | Path, data: bytes, *, strict: bool = False) -> BootConfig:
+    """The bytes of table file ``path``, decoded (a memory image given without ``--scan`` is
+    refused with a hint); raises ``DecodeError``/``StrictError`` as ``decode_table`` does."""
     if data[:4] not in L.SIGNATURES and scan_image(data):
         raise DecodeError(f"signature {data[:4]!r} is not an iBFT, but one is at offset "
                           f"0x{scan_image(data)[0].offset:x}", structure="header", field="signature", offset=0,
                           hint="this looks like a memory image: add --scan")
-    return decode_table(data, source=f"file:{p}", strict=strict)
+    return decode_table(data, source=f"file:{path}", strict=strict)
 
 
 def load_running_system(*, root: str | Path = "/", strict: bool = False) -> BootConfig:
