@@ -137,6 +137,9 @@ def run_batch(paths: list[str], job: Job, *, jobs: int | None = None, out: Any =
     if not items:
         raise UsageError("ibftkit decode: no file under " + ", ".join(paths))
     jobs = min(jobs or cores(), len(items))
+    from ..sources.ibft.decode import prepare_for_batch
+
+    prepare_for_batch()  # before the workers fork: they inherit it
     binary = getattr(out, "buffer", None)
     if binary is not None:
         out.flush()
