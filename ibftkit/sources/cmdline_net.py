@@ -68,13 +68,15 @@ METHOD_NOTES = {
     "both": "ibftkit asks DHCP (BOOTP and RARP are not sent)",
     "single-dhcp": "DHCP runs on each NIC; the first lease is used, as with ip=dhcp",
 }
-_HEX2 = re.compile(r"^[0-9A-Fa-f]{2}$")
-_MAC = re.compile(r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$")
-_IFNAME = re.compile(r"^[^\s/:]{1,15}$")
+# Patterns as text: re compiles (and caches) each on its first use, so a command line without
+# network words compiles none of them (start-up, docs/init.md "Boot time").
+_HEX2 = r"^[0-9A-Fa-f]{2}$"
+_MAC = r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$"
+_IFNAME = r"^[^\s/:]{1,15}$"
 
 
 def is_mac(text: str) -> bool:
-    return bool(_MAC.match(text))
+    return bool(re.match(_MAC, text))
 
 
 def norm_mac(text: str) -> str:
@@ -175,7 +177,7 @@ def split_fields(value: str) -> list[str]:
 
 def _join_mac(fields: list[str], minimum: int) -> tuple[list[str], str | None]:
     """Six trailing two-hex-digit fields are one MAC (only past ``minimum`` leading fields)."""
-    if len(fields) >= minimum + 6 and all(_HEX2.match(f) for f in fields[-6:]):
+    if len(fields) >= minimum + 6 and all(re.match(_HEX2, f) for f in fields[-6:]):
         return fields[:-6], ":".join(fields[-6:]).lower()
     return fields, None
 
@@ -258,7 +260,7 @@ def _device(text: str) -> tuple[str | None, str | None]:
 
 
 def _check_ifname(name: str, key: str, value: str) -> str:
-    if not _IFNAME.match(name) or name in (".", ".."):
+    if not re.match(_IFNAME, name) or name in (".", ".."):
         raise malformed(key, value, f"an interface name of 1..15 characters (not {name!r})")
     return name
 
@@ -415,7 +417,7 @@ def parse_route(value: str) -> RouteWord:
     return RouteWord(dst, gateway, device)
 
 
-_VID = re.compile(r"(\d+)$")
+_VID = r"(\d+)$"
 
 
 def parse_vlan(value: str | None) -> tuple[VlanWord, list[str]]:
@@ -424,7 +426,7 @@ def parse_vlan(value: str | None) -> tuple[VlanWord, list[str]]:
     if len(f) < 2 or not f[0] or not f[1]:
         raise malformed(key, value, "<vlanname>:<phydevice> (vlan0005, vlan5, eth0.0005 or eth0.5)")
     name, parent = _check_ifname(f[0], key, value or ""), _check_ifname(f[1], key, value or "")
-    m = _VID.search(name)
+    m = re.search(_VID, name)
     if not m:
         raise malformed(key, value, f"a VLAN name ending in its VLAN id: vlan<N> or <dev>.<N> (not {name!r})")
     # NetworkManager's reader takes the trailing digits of any name; dracut names the four styles
