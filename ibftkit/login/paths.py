@@ -5,10 +5,11 @@ background once it is logged in.
 other targets to one of these runners:
 
 ``ThreadPaths``
-    in this process. With a backend whose logins may run side by side (``parallel_safe``: iscsid
-    with ``iscsiadm``), one thread per target, all started with the boot login; otherwise one thread
-    that logs in to them one after another once the boot login is over. ``wait()`` returns when all
-    are done: nothing is left behind.
+    in this process. With a backend whose logins may run side by side (``parallel_safe``: both
+    backends), one thread per target, at most :data:`MAX_PARALLEL` logging in at once, started
+    with the boot login (``beside_boot``: iscsiadm) or once it is over (iscsistart); otherwise one
+    thread that logs in to them one after another. ``wait()`` returns when all are done: nothing is
+    left behind.
 ``ForkedPaths``
     the same in a child process (``os.fork``), which sends each outcome back through a pipe. Once
     the boot target is logged in the caller (``ibftkit-init``) returns; the child goes on, bounded
@@ -16,12 +17,15 @@ other targets to one of these runners:
     order to the kernel log (its stdout and stderr are /dev/null, so nobody waits for it), and calls
     ``on_done`` with them (the hand-off for the real root), then exits.
 
-Why not every backend in parallel: ``iscsistart`` (open-iscsi ``usr/iscsistart.c``, ``main``) forks a
-child that listens on iscsid's management socket (``mgmt_ipc_listen``, the abstract Unix socket
-``ISCSIADM_ABSTRACT_NAMESPACE``, ``usr/mgmt_ipc.c``) while the parent sends its login request to
-that socket (``setup_session``, then ``stop_event_loop``): a second ``iscsistart`` at the same time
-cannot listen there, and its parent's request may reach the first one's child. ``iscsid`` serves
-many ``iscsiadm`` logins at once.
+Side by side with ``iscsistart`` too: each ``iscsistart`` (open-iscsi ``usr/iscsistart.c``, ``main``)
+forks a child that serves its parent's login request on an abstract Unix socket of its own,
+``ISCSIADM_ABSTRACT_NAMESPACE-<child pid>`` (``iscsid_set_namespace``, ``usr/iscsid_req.c``; since
+open-iscsi 2.0.877, "iscsistart: prevent unix socket cross-talk"; Debian 12 ships 2.1.8), and the
+kernel numbers each session, which makes its ISID (``usr/initiator.c``). Measured in a VM, two and
+three at once, repeated (``tools/vm/side-by-side``; docs/init.md, "Multipath boots"): every session
+came up, each from its own process, no ISID clash, no error in the kernel log; but one of two
+ended about a second after the other, either one, so the boot target's login runs alone first.
+``iscsid`` serves many ``iscsiadm`` logins at once.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ class TargetOutcome(NamedTuple):
 
 
 LoginOne = Callable[[Target], TargetOutcome]
+#: at most this many other paths log in at once (beside the boot target's login)
+MAX_PARALLEL = 4
 OnDone = Callable[[list[TargetOutcome]], None]
 
 
@@ -77,15 +83,19 @@ class ThreadPaths:
 
     reports_outcomes = False
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = MAX_PARALLEL) -> None:
         self.results: list[TargetOutcome | None] = []
         self.threads: list[threading.Thread] = []
+        self.slots = threading.BoundedSemaphore(max(1, limit))
 
     def start(self, targets: Sequence[Target], login: LoginOne, *, parallel: bool) -> None:
+        """``parallel``: one thread per target, at most ``limit`` logging in at once; else one thread,
+        the targets in order."""
         self.results = [None] * len(targets)
 
         def one(k: int) -> None:
-            self.results[k] = login(targets[k])
+            with self.slots:
+                self.results[k] = login(targets[k])
 
         def in_order() -> None:
             for k in range(len(targets)):

@@ -123,8 +123,9 @@ def login_all(backend: Backend, cfg: BootConfig, *, policy: RetryPolicy, log: Lo
     """Boot-selected target first, then every other valid one (multipath), outcomes in that order.
 
     ``bound`` (the boot target's ``worst_case``, in words) is said on its first failure's line.
-    The other targets go to ``paths`` (default ``ThreadPaths``): beside the boot login when the
-    backend's logins may run side by side (``backend.parallel_safe``), else after it. With
+    The other targets go to ``paths`` (default ``ThreadPaths``): side by side among themselves when
+    the backend's logins may run at once (``backend.parallel_safe``), else one after another; beside
+    the boot login when ``backend.beside_boot`` too, else once it is over. With
     ``background`` (and a ``paths`` that can leave, ``ForkedPaths``), the call returns as soon as
     the boot target is logged in; targets still logging in then come back with ``pending`` set.
     Raises ``IscsiLoginError`` when the boot target did not log in (after the others are done)."""
@@ -135,18 +136,19 @@ def login_all(backend: Backend, cfg: BootConfig, *, policy: RetryPolicy, log: Lo
     boot_target, others = order[0], order[1:]
     runner = paths if paths is not None else ThreadPaths()
     parallel = bool(getattr(backend, "parallel_safe", False))
+    beside = parallel and bool(getattr(backend, "beside_boot", parallel))
 
     def one(target: Target) -> TargetOutcome:
         return login_target(backend, cfg, target, policy=policy, log=log, sleep=sleep, boot=False, probe=probe)
 
-    if others and parallel:
+    if others and beside:
         runner.start(others, one, parallel=True)
     boot = login_target(backend, cfg, boot_target, policy=policy, log=log, sleep=sleep, boot=True, probe=probe,
                         bound=bound)
     if boot.ok:
         log.progress(boot.message)
-    if others and not parallel:
-        runner.start(others, one, parallel=False)
+    if others and not beside:
+        runner.start(others, one, parallel=parallel)
     rest: list[TargetOutcome] = []
     if others:
         if boot.ok and background:

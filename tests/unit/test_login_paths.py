@@ -45,9 +45,49 @@ class LeavingPaths(ThreadPaths):
         self.left = True
 
 
-def test_iscsistart_logins_are_not_run_side_by_side_iscsiadm_ones_are() -> None:
-    assert IscsistartBackend.parallel_safe is False  # one iscsid management socket (login/paths.py)
+def test_both_backends_log_in_side_by_side() -> None:
+    # iscsistart: one socket per process (open-iscsi 2.0.877 on), measured in a VM (docs/init.md)
+    assert IscsistartBackend.parallel_safe is True
     assert IscsiadmBackend.parallel_safe is True
+
+
+def test_iscsistart_runs_the_other_paths_side_by_side_once_the_boot_target_is_in() -> None:
+    assert IscsistartBackend.beside_boot is False and IscsiadmBackend.beside_boot is True
+
+    class AfterBoot(GatedBackend):
+        beside_boot = False
+
+    t0, t1, t2 = target(0, boot=True), target(1, "10.98.0.1", boot=False), target(2, "10.97.0.1", boot=False)
+    gates = {k: threading.Event() for k in range(3)}
+    b = AfterBoot({0: [Attempt(True, "in0")], 1: [Attempt(True, "in1")], 2: [Attempt(True, "in2")]}, gates)
+    th = threading.Thread(target=lambda: login_all(b, cfg(t0, t1, t2), policy=RetryPolicy(retries=0),  # type: ignore[arg-type]
+                                                   log=FakeLog(), sleep=lambda s: None))
+    th.start()
+    assert b.started[0].wait(5)
+    assert not b.started[1].wait(0.2) and not b.started[2].is_set()  # the boot login runs alone
+    gates[0].set()
+    assert b.started[1].wait(5) and b.started[2].wait(5)  # then the others, at once
+    gates[1].set()
+    gates[2].set()
+    th.join(10)
+    assert not th.is_alive()
+
+
+def test_side_by_side_logins_are_bounded() -> None:
+    targets = [target(k, f"10.9{k}.0.1", boot=False) for k in range(3)]
+    gates = {k: threading.Event() for k in range(3)}
+    b = GatedBackend({k: [Attempt(True, f"in{k}")] for k in range(3)}, gates)
+    paths = ThreadPaths(limit=2)
+    c = cfg(*targets)
+    paths.start(targets, lambda t: login_target(b, c, t, policy=RetryPolicy(retries=0), log=FakeLog(),  # type: ignore[arg-type]
+                                                boot=False), parallel=True)
+    assert b.started[0].wait(5) and b.started[1].wait(5)
+    assert not b.started[2].wait(0.2)  # the third waits for a free slot
+    gates[0].set()
+    assert b.started[2].wait(5)
+    gates[1].set()
+    gates[2].set()
+    assert [o.ok for o in paths.wait()] == [True, True, True]
 
 
 def test_parallel_backend_logs_in_to_every_path_at_once_and_reports_in_order() -> None:
