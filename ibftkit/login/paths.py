@@ -171,8 +171,12 @@ class ForkedPaths:
                 os.close(r)
                 _detach()
                 self._child(w, login, parallel)
-            except BaseException:  # noqa: BLE001 - a child must end here, whatever happened
+            except BaseException as e:  # noqa: BLE001 - a child must end here, whatever happened
                 status = 1
+                try:  # one line where its outcomes would have gone (the kernel log)
+                    self.log.warning(f"the other paths' background process stopped: {type(e).__name__}: {e}")
+                except BaseException:  # noqa: BLE001
+                    pass
             finally:
                 os._exit(status)
         os.close(w)
