@@ -112,3 +112,53 @@ def test_guest_init_is_posix_sh_with_the_markers() -> None:
     text = GUEST_INIT.read_text()
     assert text.startswith("#!/bin/sh\n")
     assert "@@IBFTKIT-VM" in text and serial.MARK == "@@IBFTKIT-VM"
+
+
+# The paths report of a real ibftkit-init boot of pathsnet.CASE (tools/vm/guest/paths-report), cut down.
+PATHS_REPORT = """== stream
+sda 0:0:0:1 0
+sdb 1:0:0:1 0
+== tcp
+  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0F02000A:C546 0202000A:0CBC 06 00000000:00000000 03:00001623 00000000     0        0 0 3 00000000d68ccb5e
+   1: 1002000A:9F8C 0302000A:0CBC 01 00000000:00000000 00:00000000 00000000     0        0 10202 3 00000000ee0d2f0c
+   2: 0F02000A:C54C 0202000A:0CBC 01 00000000:00000000 00:00000000 00000000     0        0 10032 1 00000000fdfd5a5f
+== route
+10.0.2.0/24 dev eth0 scope link  src 10.0.2.15
+10.0.2.2 dev eth0 scope link  src 10.0.2.15
+== route-get
+10.0.2.2 dev eth0  src 10.0.2.15
+10.0.2.3 dev eth1  src 10.0.2.16
+== arp
+eth0 arp_ignore=1 arp_announce=2
+eth1 arp_ignore=1 arp_announce=2
+== nic
+eth0 52:54:00:12:34:56 rx_bytes=8816642 tx_bytes=30446
+eth1 52:54:00:12:34:57 rx_bytes=8816576 tx_bytes=30384
+"""
+
+
+def test_paths_report_connections_routes_arp() -> None:
+    from vmharness import pathsnet
+
+    rep = pathsnet.PathsReport.parse(PATHS_REPORT)
+    # only established connections (state 01) count; /proc/net/tcp's IPv4 is little-endian hex
+    assert rep.connections() == [pathsnet.Connection("10.0.2.16", 0x9F8C, "10.0.2.3", 3260),
+                                 pathsnet.Connection("10.0.2.15", 0xC54C, "10.0.2.2", 3260)]
+    assert rep.route_get("10.0.2.3") == "10.0.2.3 dev eth1 src 10.0.2.16"
+    assert rep.route_get("10.0.2.9") == ""
+    assert rep.arp()["eth1"] == {"arp_ignore": 1, "arp_announce": 2}
+    assert rep.nic_macs() == {"eth0": "52:54:00:12:34:56", "eth1": "52:54:00:12:34:57"}
+    assert [line.split()[-1] for line in rep.streamed()] == ["0", "0"]
+
+
+def test_paths_table_names_one_nic_per_target() -> None:
+    from vmharness import pathsnet
+
+    from ibftkit.sources.ibft.decode import decode_table
+
+    cfg = decode_table(pathsnet.paths_table())
+    assert [(str(n.ip_address), n.prefix_len, n.mac) for n in cfg.nics] == [
+        (g, 24, m) for g, m in zip(pathsnet.GUESTS, pathsnet.MACS, strict=True)]
+    assert [(str(t.ip_address), t.nic_index) for t in cfg.targets] == [(pathsnet.PORTALS[0], 0),
+                                                                       (pathsnet.PORTALS[1], 1)]

@@ -8,7 +8,8 @@ Written here rather than with ``cpio`` so that images are reproducible (mtime 0,
 The guest image holds busybox (``/bin/sh``; ``/init`` runs ``busybox --install -s``), the kernel
 modules for the requested names in load order (``/lib/modules/*.ko`` plus ``/etc/ibftkit-vm/modules``,
 one file name a line), ``iscsistart`` with its libraries, the shared guest ``/init`` from
-``tools/vm/guest/init``, and any extra files a caller adds (later: Python and ``ibftkit-init``).
+``tools/vm/guest/init``, ``tools/vm/guest/paths-report`` (``/etc/ibftkit-vm/paths-report``), and any
+extra files a caller adds (later: Python and ``ibftkit-init``).
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ def guest_image(assets: Assets, *, modules: tuple[str, ...] = IBFT_MODULES,
     img.add_tree(assets.base)
     img.add_symlink("bin/sh", "busybox")
     img.add_file("init", init.read_bytes(), 0o755)
+    img.add_file("etc/ibftkit-vm/paths-report", (GUEST_DIR / "paths-report").read_bytes(), 0o755)
     order = []
     for ko in module_paths(assets.modules_dir, modules):
         img.add_file(f"lib/modules/{ko.name}", ko.read_bytes())
