@@ -80,7 +80,7 @@ def test_ibftkit_init_each_session_on_its_own_nic(capture_ready, init_initrd: Pa
     # the plan's host routes: on-link, the NIC's address as source (docs/net.md, rule 7)
     for i, portal in enumerate(PORTALS):
         assert f"{portal} dev eth{i} scope link src {GUESTS[i]}" in routes, routes
-    # and the ARP settings for NICs sharing a subnet (docs/net.md, rule 3)
+    # and the ARP settings for NICs sharing a subnet (docs/net.md, rule 7)
     assert run.report.arp() == {f"eth{i}": {"arp_ignore": 1, "arp_announce": 2} for i in (0, 1)}, run.report.arp()
 
 
