@@ -51,6 +51,19 @@ def _ip_text(ip: IPAddress | None) -> str | None:
     return text
 
 
+_LUN_LINUX: dict[bytes, int] = {}
+
+
+def _lun_linux(lun: Lun) -> int:
+    """``lun.linux``, computed once per distinct LUN (a fleet boots from a handful)."""
+    value = _LUN_LINUX.get(lun.raw)
+    if value is None:
+        if len(_LUN_LINUX) >= 4096:
+            _LUN_LINUX.clear()
+        value = _LUN_LINUX[lun.raw] = lun.linux
+    return value
+
+
 def _secret_text(secret: Secret | None, show: bool) -> str | None:
     if secret is None:
         return None
@@ -97,7 +110,7 @@ def config_to_dict(cfg: BootConfig, *, show_secrets: bool = False) -> dict[str, 
         "flags": int(t.flags),
         "ip_address": t.address,
         "port": t.port,
-        "lun": t.lun.linux,
+        "lun": _lun_linux(t.lun),
         "lun_bytes": t.lun.hex,
         "chap_type": int(t.chap_type),
         "nic_index": t.nic_index,

@@ -137,7 +137,9 @@ def run_batch(paths: list[str], job: Job, *, jobs: int | None = None, out: Any =
     if not items:
         raise UsageError("ibftkit decode: no file under " + ", ".join(paths))
     jobs = min(jobs or cores(), len(items))
+    from ..model_json import config_to_dict  # noqa: F401  (imported here once, not in every worker)
     from ..sources.ibft.decode import prepare_for_batch
+    from ..sources.ibft.locate import decode_file  # noqa: F401
 
     prepare_for_batch()  # before the workers fork: they inherit it
     binary = getattr(out, "buffer", None)

@@ -69,11 +69,11 @@ def test_flat_layout_is_the_construct_layout() -> None:
     from ibftkit.sources.ibft import layout as L
 
     for layout in (L.Header, L.StructHeader, L.Control, *L.LAYOUTS.values()):
-        flat, names = D.flat_layout(layout)
+        flat, names = L.flat_layout(layout)
         assert flat.size == layout.sizeof() and len(names) == len(flat.unpack(bytes(flat.size)))
-    assert D.flat_layout(L.StructHeader)[1] == ("id", "version", "length", "index", "flags")
+    assert L.flat_layout(L.StructHeader)[1] == ("id", "version", "length", "index", "flags")
     with pytest.raises(TypeError, match="no fixed struct format"):
-        D.flat_layout(Struct("a" / Int8ul, "b" / VarInt))
+        L.flat_layout(Struct("a" / Int8ul, "b" / VarInt))
 
 
 def test_checksum_is_the_byte_sum() -> None:
