@@ -403,7 +403,8 @@ def test_acquire_any_first_usable_family_wins_and_failures_are_named() -> None:
     from ibftkit.sources.dhcp.dual import acquire_any
 
     def fake(v4: object, v6: object) -> Callable[..., object]:
-        def first(interfaces: list[str], *, timeout: float, progress: object = None, acquire: object = None) -> object:
+        def first(interfaces: list[str], *, timeout: float, progress: object = None, acquire: object = None,
+                  **_: object) -> object:
             result = v4 if acquire is None else v6
             if isinstance(result, Exception):
                 raise result
@@ -415,6 +416,81 @@ def test_acquire_any_first_usable_family_wins_and_failures_are_named() -> None:
     with pytest.raises(DhcpError) as e:
         acquire_any(["c0"], timeout=1, first=fake(DhcpTimeout("v4 silent"), DhcpError("v6 no address")))
     assert str(e.value) == "no usable lease by DHCPv4 or DHCPv6: DHCPv4: v4 silent; DHCPv6: v6 no address"
+
+
+def test_acquire_any_dhcpv6_starts_after_a_head_start_unless_dhcpv4_ends_first() -> None:
+    """DHCPv6 waits up to the head start (RFC 8415 SOL_MAX_DELAY) for DHCPv4: a quick DHCPv4 lease means
+    it never starts; a quick DHCPv4 failure starts it at once; the loser is stopped by the event."""
+    import threading
+    import time
+
+    from ibftkit.sources.dhcp.dual import V6_HEAD_START, acquire_any
+
+    assert V6_HEAD_START == 1.0
+    calls: list[tuple[str, float]] = []
+    stops: list[threading.Event] = []
+
+    def fake(v4: object, v6: object, v4_delay: float = 0.0) -> Callable[..., object]:
+        def first(interfaces: list[str], *, timeout: float, progress: object = None, acquire: object = None,
+                  stop: threading.Event | None = None) -> object:
+            family = "v4" if acquire is None else "v6"
+            calls.append((family, time.monotonic()))
+            assert stop is not None
+            stops.append(stop)
+            if family == "v4":
+                time.sleep(v4_delay)
+            result = v4 if family == "v4" else v6
+            if isinstance(result, Exception):
+                raise result
+            return result
+        return first
+
+    assert acquire_any(["c0"], timeout=5, first=fake("lease4", "lease6"), head_start=0.3) == "lease4"
+    time.sleep(0.5)
+    assert [c[0] for c in calls] == ["v4"] and stops[0].is_set()  # DHCPv6 never started
+
+    calls.clear()
+    t0 = time.monotonic()
+    assert acquire_any(["c0"], timeout=5, first=fake(DhcpTimeout("v4 silent"), "lease6"), head_start=5.0) == "lease6"
+    assert [c[0] for c in calls] == ["v4", "v6"] and calls[1][1] - t0 < 4.0  # not the whole head start
+
+    calls.clear()
+    t0 = time.monotonic()
+    assert acquire_any(["c0"], timeout=5, first=fake("lease4", "lease6", v4_delay=2.0), head_start=0.3) == "lease6"
+    assert [c[0] for c in calls] == ["v4", "v6"] and 0.25 < calls[1][1] - t0 < 1.9  # DHCPv4 still running
+
+
+def test_stop_aware_transport_ends_a_wait_from_another_thread() -> None:
+    import threading
+    import time
+
+    from ibftkit.sources.dhcp.packet import DhcpStopped, StopAware
+
+    class Silent:
+        closed = False
+
+        def send(self, frame: bytes) -> None:
+            pass
+
+        def recv(self, timeout: float) -> bytes | None:
+            time.sleep(timeout)
+            return None
+
+        def close(self) -> None:
+            self.closed = True
+
+    stop = threading.Event()
+    t = StopAware(Silent(), stop, poll=0.05)
+    assert t.recv(0.12) is None  # times out as the transport would
+    threading.Timer(0.1, stop.set).start()
+    start = time.monotonic()
+    with pytest.raises(DhcpStopped):
+        t.recv(10.0)
+    assert time.monotonic() - start < 0.5
+    with pytest.raises(DhcpStopped):
+        t.send(b"x")
+    t.close()
+    assert t.transport.closed
 
 
 def test_lease_with_link_facts_from_router_advertisements(tmp_path: Path) -> None:

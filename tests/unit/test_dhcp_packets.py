@@ -520,3 +520,21 @@ def test_load_scapy_writes_nothing_and_restores_the_environment(tmp_path: Path) 
     assert out.stdout.splitlines() == ["['XDG_DATA_HOME']", "False False False", "True",
                                      "[] read_routes read_routes6 True"]  # empty table, real readers back
     assert list(tmp_path.iterdir()) == []  # no ~/.cache/scapy, no ~/.config/scapy, no pickles
+
+
+@pytest.mark.allow_subprocess
+def test_load_scapy_leaves_ipv6_and_the_interface_table_for_later() -> None:
+    """The DHCPv4 layers without scapy's IPv6 layers or the DHCPv6 modules, the interface table empty
+    until first use, the collector on again; then the DHCPv6 layers on top, IPv6 as scapy has it."""
+    code = ("import gc, sys; from ibftkit.sources.dhcp.client import load_scapy; s = load_scapy();"
+            "from scapy.config import conf;"
+            "print([m for m in ('scapy.layers.inet6', 'scapy.layers.dhcp6', 'ibftkit.sources.dhcp.lease6',"
+            " 'ibftkit.sources.dhcp.client6') if m in sys.modules], conf.ipv6_enabled, len(conf.ifaces),"
+            " gc.isenabled(), 'reload' in vars(conf.ifaces));"
+            "from scapy.interfaces import resolve_iface; print(resolve_iface('lo').name, len(conf.ifaces) > 0);"
+            "from ibftkit.sources.dhcp.client6 import load_scapy6; load_scapy6();"
+            "from scapy.layers.inet6 import IPv6; from scapy.layers.inet import UDP;"
+            "p = IPv6(bytes(IPv6(src='fe80::1', dst='ff02::1:2') / UDP(sport=546, dport=547) / b'x'));"
+            "print(conf.ipv6_enabled, p[UDP].chksum not in (0, None))")  # computed over IPv6
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == ["[] True 0 True False", "lo True", "True True"]

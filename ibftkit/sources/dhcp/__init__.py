@@ -1,7 +1,8 @@
 """The DHCP source: a lease with the root path (option 17) and initiator name (option 203).
 
 Importing this package costs nothing beyond ``ibftkit.model``: the client and scapy load only
-when ``acquire_lease``/``acquire_first`` is called, so the iBFT path never pays for them.
+when ``acquire_lease``/``acquire_first`` is called, so the iBFT path never pays for them, and the
+DHCPv6 modules (``lease6``, ``client6``, scapy's IPv6 layers) only when DHCPv6 runs.
 
 - ``acquire_lease(interface, *, timeout=30.0, first_timeout=1.0, progress=None, mac=None)``
 - ``acquire_first(interfaces, *, timeout, first_timeout=1.0, progress=None)``
@@ -18,24 +19,36 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .lease import Lease, decode_options, lease_from_reply
-from .lease6 import Lease6
 from .options import MessageType, Option
 
 if TYPE_CHECKING:
+    from .lease6 import Lease6
     from .slaac import Slaac
 
 __all__ = ["Lease", "Lease6", "MessageType", "Option", "acquire_first", "acquire_lease", "acquire_lease6",
            "decode_options", "lease_from_reply", "preload", "wait_slaac"]
 
 
+def __getattr__(name: str) -> Any:
+    """``Lease6`` on first use: the DHCPv6 lease module (enums, dataclasses) is not loaded by the
+    DHCPv4 path."""
+    if name == "Lease6":
+        from .lease6 import Lease6
+
+        return Lease6
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def preload(families: Sequence[int] = (4,)) -> None:
-    """Import the clients and scapy now (seconds on a slow machine), e.g. while links negotiate
-    carrier, so that the first DISCOVER (or Solicit, family 6) goes out as soon as there is carrier."""
+    """Import the client and scapy now (seconds on a slow machine), e.g. while links negotiate
+    carrier, so that the first DISCOVER (or Solicit, family 6 alone) goes out as soon as there is
+    carrier. With both families only DHCPv4's layers load: DHCPv6 starts later, if at all, and
+    imports its own (``ibftkit.sources.dhcp.dual``)."""
     if 4 in families:
         from .client import load_scapy
 
         load_scapy()
-    if 6 in families:
+    elif 6 in families:
         from .client6 import load_scapy6
 
         load_scapy6()

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import ipaddress
 import os
 import random
 import sys
+import threading
 import time
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -35,7 +37,7 @@ from .options import (
     MessageType,
     Option,
 )
-from .packet import SYSFS_NET, PacketSocket, Transport, check_interface
+from .packet import SYSFS_NET, DhcpStopped, PacketSocket, StopAware, Transport, check_interface
 
 Progress = Callable[[str], None]
 
@@ -72,30 +74,65 @@ def _no_routes() -> list[Any]:
     return []
 
 
-@contextlib.contextmanager
-def scapy_diet() -> Iterator[None]:
-    """Import scapy layers inside this block with the diet ``load_scapy`` describes.
+#: One import of scapy at a time: the diet swaps process-wide state (environment, ``sys.modules``,
+#: scapy's hooks), and the DHCPv6 client may import its layers on its own thread.
+_IMPORT_LOCK = threading.Lock()
 
-    No-op parts when scapy is already imported (it is then used as it is). The DHCPv6 client
-    (``ibftkit.dhcp.client6``) imports its own layers through the same block.
-    """
+
+def _no_interfaces() -> None:
+    return None
+
+
+@contextlib.contextmanager
+def _nothing_unused() -> Iterator[None]:
+    """Before scapy's first import: no cache directory, no data tables, no optional modules the
+    client never uses (each restored afterwards, so a later explicit import gets the real one)."""
     saved = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME")}
     stubs: list[str] = []
-    if "scapy.config" not in sys.modules:
-        for key in saved:
-            os.environ[key] = _NO_CACHE_DIR
-        for name, data in _UNUSED_SCAPY_TABLES.items():
-            if name not in sys.modules:
-                stub = types.ModuleType(name, "empty stand-in loaded by ibftkit.sources.dhcp.client")
-                stub.DATA = data  # type: ignore[attr-defined]
-                sys.modules[name] = stub
-                stubs.append(name)
-        for name in _UNUSED_OPTIONAL_MODULES:
-            if name not in sys.modules:
-                sys.modules[name] = None  # type: ignore[assignment]  # "import cryptography" -> ImportError
-                stubs.append(name)
-    routes: tuple[Any, ...] = ()
+    if "scapy.config" in sys.modules:
+        saved = {}
+    for key in saved:
+        os.environ[key] = _NO_CACHE_DIR
+    for name, data in _UNUSED_SCAPY_TABLES.items() if saved else ():
+        if name not in sys.modules:
+            stub = types.ModuleType(name, "empty stand-in loaded by ibftkit.sources.dhcp.client")
+            stub.DATA = data  # type: ignore[attr-defined]
+            sys.modules[name] = stub
+            stubs.append(name)
+    for name in _UNUSED_OPTIONAL_MODULES if saved else ():
+        if name not in sys.modules:
+            sys.modules[name] = None  # type: ignore[assignment]  # "import cryptography" -> ImportError
+            stubs.append(name)
     try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        for name in stubs:
+            sys.modules.pop(name, None)
+
+
+@contextlib.contextmanager
+def _no_network_reads(*, ipv6: bool) -> Iterator[None]:
+    """Before scapy.arch/scapy.route/scapy.layers.inet are first imported: no interface table, no
+    routing tables, and (``ipv6=False``) no IPv6 layers; each hook restored afterwards."""
+    ifaces: Any = None
+    routes: tuple[Any, ...] = ()
+    ipv6_was: bool | None = None
+    try:
+        if "scapy.arch" not in sys.modules:
+            # scapy.arch reads every interface and its addresses at import (conf.ifaces.reload(),
+            # through scapy's own rtnetlink dissector: hundreds of packets dissected); the client
+            # names its interface and opens its own socket, so the table stays empty now and
+            # scapy fills it on first use (scapy.interfaces.resolve_iface reloads when a name is
+            # unknown), or at conf.ifaces.reload().
+            import scapy.interfaces
+
+            ifaces = scapy.interfaces.IFACES
+            ifaces.reload = _no_interfaces
         if "scapy.route" not in sys.modules:
             # scapy.route and scapy.route6 read the routing tables when imported, through scapy's
             # own netlink dissector (~45 ms); the client never routes (it names the interface and
@@ -104,8 +141,18 @@ def scapy_diet() -> Iterator[None]:
 
             routes = (scapy.arch.read_routes, scapy.arch.read_routes6)
             scapy.arch.read_routes = scapy.arch.read_routes6 = _no_routes
+        if not ipv6 and "scapy.layers.inet" not in sys.modules:
+            from scapy.config import conf
+
+            ipv6_was, conf.ipv6_enabled = conf.ipv6_enabled, False
         yield
     finally:
+        if ipv6_was is not None:
+            from scapy.config import conf
+
+            conf.ipv6_enabled = ipv6_was
+        if ifaces is not None:
+            del ifaces.reload  # the class's method again
         if routes:
             import scapy.arch
 
@@ -113,19 +160,31 @@ def scapy_diet() -> Iterator[None]:
             route6 = sys.modules.get("scapy.route6")
             if route6 is not None:  # it imported the name; give it the real one back for resync()
                 route6.read_routes6 = routes[1]  # type: ignore[attr-defined]
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        for name in stubs:  # a later explicit import gets the real module
-            sys.modules.pop(name, None)
-    # scapy's import leaves ~33,000 objects (layer classes, fields, tables) alive for the life of the
-    # process. Moved to the permanent generation, no later collection walks them again, including
-    # the ones at interpreter exit (~30 ms of every 'ibftkit dhcp' run here).
-    import gc
 
-    gc.freeze()
+
+@contextlib.contextmanager
+def scapy_diet(*, ipv6: bool = True) -> Iterator[None]:
+    """Import scapy layers inside this block with the diet ``load_scapy`` describes.
+
+    No-op parts when scapy is already imported (it is then used as it is). The DHCPv6 client
+    (``ibftkit.sources.dhcp.client6``) imports its own layers through the same block, possibly on
+    another thread (one import at a time). With ``ipv6=False``, ``scapy.layers.inet`` does not
+    import ``scapy.layers.inet6`` (scapy imports it only when ``conf.ipv6_enabled``,
+    ``scapy/layers/inet.py``); ``conf.ipv6_enabled`` is restored after the block.
+    """
+    with _IMPORT_LOCK:
+        collecting = gc.isenabled()
+        gc.disable()  # ~30,000 long-lived objects: no collection during the import can free any
+        try:
+            with _nothing_unused(), _no_network_reads(ipv6=ipv6):
+                yield
+        finally:
+            # scapy's import leaves ~33,000 objects (layer classes, fields, tables) alive for the life
+            # of the process. Moved to the permanent generation, no later collection walks them
+            # again, including the ones at interpreter exit (~30 ms of every 'ibftkit dhcp' run here).
+            gc.freeze()
+            if collecting:
+                gc.enable()
 
 
 def load_scapy() -> types.SimpleNamespace:
@@ -133,13 +192,15 @@ def load_scapy() -> types.SimpleNamespace:
 
     During the import (``scapy_diet``) the XDG directories point to a path that cannot exist (no
     ``~/.cache/scapy``, no 2.8 MB of pickles written on every boot), the data tables the client
-    never reads are empty, ``cryptography`` looks absent, and ``conf.route``/``conf.route6`` start
-    empty (``resync()`` fills them). If scapy is already imported, it is used as it is.
+    never reads are empty, ``cryptography`` looks absent, scapy's interface table and
+    ``conf.route``/``conf.route6`` start empty (filled on first use, or by ``conf.ifaces.reload()``
+    and ``resync()``), the IPv6 layers are left for the DHCPv6 client (``load_scapy6``), and the
+    cyclic garbage collector is off. If scapy is already imported, it is used as it is.
     """
     global _scapy
     if _scapy is not None:
         return _scapy
-    with scapy_diet():
+    with scapy_diet(ipv6=False):
         from scapy.layers.dhcp import BOOTP, DHCP
         from scapy.layers.inet import IP, UDP
         from scapy.layers.l2 import Ether
@@ -398,14 +459,16 @@ class Exchange:
 
 def acquire_lease(interface: str, *, timeout: float = 30.0, first_timeout: float = 1.0,
                   progress: Progress | None = None, mac: str | None = None,
-                  reboot_address: str | ipaddress.IPv4Address | None = None, sysfs: str = SYSFS_NET) -> Lease:
+                  reboot_address: str | ipaddress.IPv4Address | None = None, sysfs: str = SYSFS_NET,
+                  stop: threading.Event | None = None) -> Lease:
     """Run DHCP on ``interface`` until a DHCPACK or ``timeout`` seconds; configures nothing.
 
     ``mac`` overrides the interface's MAC as ``chaddr``, client identifier and frame source.
     ``reboot_address`` (an address this client had, e.g. the firmware's) is asked for first,
     as RFC 2131 §3.2 INIT-REBOOT does; a DHCPNAK or silence falls back to DHCPDISCOVER.
     Raises ``DhcpTimeout`` when no lease came in time, ``DhcpError`` for a missing, down or
-    non-Ethernet interface, a NAK loop, or an ACK that cannot be decoded.
+    non-Ethernet interface, a NAK loop, or an ACK that cannot be decoded; ``DhcpStopped``
+    (within 0.1 s) once ``stop`` is set from another thread.
     """
     if not timeout > 0:
         raise DhcpError(f"DHCP timeout {timeout!r}: expected a number of seconds > 0")
@@ -427,7 +490,9 @@ def acquire_lease(interface: str, *, timeout: float = 30.0, first_timeout: float
     if progress is not None and not link.carrier:
         progress(f"no carrier on {interface} yet; sending anyway")
     load_scapy()
-    transport = PacketSocket(interface)
+    transport: Transport = PacketSocket(interface)
+    if stop is not None:
+        transport = StopAware(transport, stop)
     try:
         return Exchange(transport, interface=interface, mac=hw, timeout=timeout, first_timeout=first_timeout,
                         progress=progress, carrier=link.carrier).run(reboot_address=reboot)
@@ -446,12 +511,13 @@ def carrier_order(interfaces: Sequence[str], *, sysfs: str = SYSFS_NET) -> list[
 
 def acquire_first(interfaces: Sequence[str], *, timeout: float, first_timeout: float = 1.0,
                   progress: Progress | None = None, sysfs: str = SYSFS_NET,
-                  acquire: Callable[..., Lease] | None = None) -> Lease:
+                  acquire: Callable[..., Lease] | None = None, stop: threading.Event | None = None) -> Lease:
     """The first lease, over ``interfaces``, whose root path is usable (parses, names a server).
 
     Interfaces are tried one at a time, carrier first, otherwise in the given order. Each gets
     an equal share of the time still left (so one that fails fast leaves more to the next).
     When none gives a usable lease, ``DhcpError`` names every interface and why it failed.
+    ``stop`` is handed to ``acquire`` (``acquire_lease``); once set, ``DhcpStopped`` ends the run.
     """
     names = carrier_order(interfaces, sysfs=sysfs)
     if not names:
@@ -459,6 +525,7 @@ def acquire_first(interfaces: Sequence[str], *, timeout: float, first_timeout: f
     get = acquire or acquire_lease
     deadline = time.monotonic() + timeout
     failures: list[str] = []
+    more: dict[str, Any] = {} if stop is None else {"stop": stop}
     for k, name in enumerate(names):
         left = deadline - time.monotonic()
         if left <= 0:
@@ -467,8 +534,10 @@ def acquire_first(interfaces: Sequence[str], *, timeout: float, first_timeout: f
         share = left / (len(names) - k)
         try:
             lease = get(name, timeout=share, first_timeout=min(first_timeout, share), progress=progress,
-                        sysfs=sysfs)
+                        sysfs=sysfs, **more)
             lease.usable_root_path()
+        except DhcpStopped:
+            raise
         except (DhcpError, RootPathError) as e:
             failures.append(f"{name}: {e}")
             if progress is not None:

@@ -32,6 +32,7 @@ import random
 import select
 import socket
 import struct
+import threading
 import time
 import types
 from collections.abc import Callable
@@ -415,7 +416,7 @@ class Exchange6:
 
 def acquire_lease6(interface: str, *, timeout: float = 30.0, progress: Progress | None = None,
                    mac: str | None = None, sysfs: str = "/sys/class/net", rapid_commit: bool = True,
-                   ra_wait: float = RA_WAIT) -> Lease6:
+                   ra_wait: float = RA_WAIT, stop: threading.Event | None = None) -> Lease6:
     """Run DHCPv6 on ``interface`` until a Reply or ``timeout`` seconds; configures nothing.
 
     Then the on-link prefix and default router from router advertisements (``link_facts``, up to
@@ -423,11 +424,13 @@ def acquire_lease6(interface: str, *, timeout: float = 30.0, progress: Progress 
 
     ``mac`` overrides the interface's MAC for the DUID-LL. Raises ``DhcpTimeout`` when no lease
     came in time (no Advertise, no Reply, no usable link-local address), ``DhcpError`` for a
-    missing, down or non-Ethernet interface, IPv6 disabled on it, or a Reply with no address.
+    missing, down or non-Ethernet interface, IPv6 disabled on it, or a Reply with no address;
+    ``DhcpStopped`` (within 0.1 s) once ``stop`` is set from another thread, before scapy's IPv6
+    layers are imported if it is set by then.
     """
     if not timeout > 0:
         raise DhcpError(f"DHCPv6 timeout {timeout!r}: expected a number of seconds > 0")
-    from .packet import check_interface
+    from .packet import DhcpStopped, StopAware, check_interface
 
     link = check_interface(interface, sysfs=sysfs)
     try:
@@ -441,9 +444,13 @@ def acquire_lease6(interface: str, *, timeout: float = 30.0, progress: Progress 
                         "kernel has no IPv6): no DHCPv6")
     if progress is not None and not link.carrier:
         progress(f"no carrier on {interface} yet; sending anyway")
+    if stop is not None and stop.is_set():
+        raise DhcpStopped("stopped: the other address family's lease came first")
     load_scapy6()
     start = time.monotonic()
-    transport = UdpSocket6(interface)
+    transport: Transport6 = UdpSocket6(interface)
+    if stop is not None:
+        transport = StopAware(transport, stop)
     try:
         lease = Exchange6(transport, interface=interface, mac=hw, timeout=timeout, progress=progress,
                           rapid_commit=rapid_commit).run()

@@ -13,8 +13,10 @@ import dataclasses
 import select
 import socket
 import struct
+import threading
+import time
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ...infra.errors import DhcpError, errno_text
 from ...infra.sysfs import read_attr
@@ -84,6 +86,42 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
+class DhcpStopped(DhcpError):
+    """The exchange was stopped from outside: the other address family's lease came first
+    (``ibftkit.sources.dhcp.dual``)."""
+
+
+class StopAware:
+    """``transport`` (a ``Transport`` or ``client6.Transport6``), ended from another thread by ``stop``.
+
+    ``send`` and ``recv`` raise ``DhcpStopped`` once ``stop`` is set; ``recv`` waits in slices of
+    ``poll`` seconds so that it notices within one (a frame still returns as soon as it arrives).
+    """
+
+    def __init__(self, transport: Any, stop: threading.Event, *, poll: float = 0.1) -> None:
+        self.transport, self.stop, self.poll = transport, stop, poll
+
+    def _check(self) -> None:
+        if self.stop.is_set():
+            raise DhcpStopped("stopped: the other address family's lease came first")
+
+    def send(self, frame: bytes) -> None:
+        self._check()
+        self.transport.send(frame)
+
+    def recv(self, timeout: float) -> Any:
+        end = time.monotonic() + timeout
+        while True:
+            self._check()
+            left = end - time.monotonic()
+            got = self.transport.recv(min(max(left, 0.0), self.poll))
+            if got is not None or left <= self.poll:
+                return got
+
+    def close(self) -> None:
+        self.transport.close()
+
+
 def attach_filter(sock: socket.socket) -> None:
     """Attach ``BPF_DHCP_CLIENT`` with ``SO_ATTACH_FILTER`` (no libpcap needed)."""
     program = array.array("B", b"".join(struct.pack("=HBBI", *insn) for insn in BPF_DHCP_CLIENT))
@@ -143,8 +181,6 @@ class PacketSocket:
         """Close without waiting: releasing a packet socket waits for an RCU grace period in the
         kernel (``packet_release`` calls ``synchronize_net``, 10-15 ms here), which the lease
         does not need, so it happens on a daemon thread while the caller goes on."""
-        import threading
-
         sock, self.sock = self.sock, None  # type: ignore[assignment]
         if sock is not None:
             threading.Thread(target=sock.close, name="ibftkit-dhcp-close", daemon=True).start()
