@@ -26,9 +26,11 @@ from ..infra.timing import collect_again
 # (ibftkit.infra.lazyimport.deferred; tests/unit/test_boot_imports.py): dataclasses imports inspect
 # (with ast, dis and tokenize, a tenth of the path's imports) for one use, the text signature of a
 # class without a docstring; shutil (argparse's help formatter reads the terminal width with it)
-# imports zlib, bz2 and lzma only to learn which archive formats it can offer.
-with deferred("inspect", "zlib", "bz2", "lzma"):
+# imports zlib, bz2 and lzma only to learn which archive formats it can offer; pathlib imports
+# urllib.parse for Path.as_uri().
+with deferred("inspect", "zlib", "bz2", "lzma", "urllib.parse"):
     import dataclasses  # noqa: F401
+    import pathlib  # noqa: F401
     import shutil  # noqa: F401
 
 PROG = "ibftkit-init"

@@ -59,12 +59,27 @@ def _sysname() -> str:
     return os.uname().sysname
 
 
-#: What a stand-in answers without importing its module, because a package calls it while it
+def _later(module: str, name: str) -> Any:
+    """A function that imports ``module`` and calls its ``name`` when it is called."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+#: What a stand-in answers without importing its module, because a package uses it while it
 #: imports: ``platform.system()``, with which construct (``construct/lib/py3compat.py``) learns
-#: whether it runs on Windows. On Linux that is ``os.uname().sysname`` (CPython ``Lib/platform.py``:
-#: ``system()`` is ``uname().system``, and ``uname()`` takes it from ``os.uname()``); the module
-#: itself, with the nine regular expressions it compiles, is not needed.
-ANSWERS: dict[str, dict[str, Any]] = {"platform": {"system": _sysname}}
+#: whether it runs on Windows (on Linux ``os.uname().sysname``: CPython ``Lib/platform.py``, where
+#: ``system()`` is ``uname().system`` and ``uname()`` takes it from ``os.uname()``; the module, with
+#: the nine regular expressions it compiles, is not needed); ``urllib.parse.quote_from_bytes``, which
+#: ``Lib/pathlib.py`` imports by name for ``Path.as_uri()`` (a function that imports the real one
+#: when called).
+ANSWERS: dict[str, dict[str, Any]] = {
+    "platform": {"system": _sysname},
+    "urllib.parse": {"quote_from_bytes": _later("urllib.parse", "quote_from_bytes")},
+}
 
 
 def _stand_in(name: str) -> types.ModuleType:
@@ -73,6 +88,8 @@ def _stand_in(name: str) -> types.ModuleType:
         setattr(stub, attr, value)
 
     def load(attr: str) -> Any:
+        if attr == "__path__":  # ``from NAME import x`` asks whether NAME is a package: a stand-in is not
+            raise AttributeError(attr)
         real = sys.modules.get(name)
         if real is None or real is stub:
             sys.modules.pop(name, None)
@@ -86,8 +103,9 @@ def _stand_in(name: str) -> types.ModuleType:
 @contextmanager
 def deferred(*names: str) -> Iterator[None]:
     """Within the block, ``import NAME`` gives a stand-in that imports the real module on first
-    attribute use. Modules already imported are left as they are; afterwards the stand-ins leave
-    ``sys.modules``, so later imports anywhere get the real modules."""
+    attribute use (``NAME``: a module, not a package). Modules already imported are left as they
+    are; afterwards the stand-ins leave ``sys.modules``, so later imports anywhere get the real
+    modules."""
     stubs = {name: _stand_in(name) for name in names if name not in sys.modules}
     sys.modules.update(stubs)
     try:

@@ -27,7 +27,7 @@ MAC = "52:54:00:12:34:56"
 NOT_BEFORE_NETWORK = (
     "pyroute2", "scapy", "asyncio", "json", "logging", "subprocess", "threading", "unittest", "ssl",
     "inspect", "ast", "dis", "tokenize", "traceback", "pdb", "hashlib", "pickle", "bz2", "lzma",
-    "zlib", "platform", "textwrap", "ibftkit.cli.init_dryrun", "ibftkit.render", "ibftkit.model_json",
+    "zlib", "platform", "textwrap", "urllib", "ibftkit.cli.init_dryrun", "ibftkit.render", "ibftkit.model_json",
 )
 
 # -I -S as the initramfs launcher runs it (no site: its .pth files import more); this checkout first

@@ -105,3 +105,16 @@ def test_a_stand_in_answers_the_call_made_during_the_import(monkeypatch: pytest.
         assert stand_in is not real and stand_in.system() == real.system()
     assert "platform" not in sys.modules
     assert stand_in.machine() == real.machine()  # anything else: the real module, imported then
+
+
+def test_a_name_imported_from_a_stand_in_calls_the_real_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pathlib's ``from urllib.parse import quote_from_bytes``: a function that imports urllib.parse
+    when it is called, with the real function's result."""
+    import urllib.parse as real
+
+    monkeypatch.delitem(sys.modules, "urllib.parse")
+    with imports.deferred("urllib.parse"):
+        from urllib.parse import quote_from_bytes
+    assert "urllib.parse" not in sys.modules
+    assert quote_from_bytes(b"/a b") == real.quote_from_bytes(b"/a b") == "/a%20b"
+    assert "urllib.parse" in sys.modules
