@@ -9,6 +9,7 @@ Prints medians in milliseconds and ratios. Timings on a shared VM vary by ±30-5
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -25,8 +26,9 @@ from ibftkit.model import BootConfig, Initiator, Nic, Target, parse_ip  # noqa: 
 
 def import_ms(stmt: str, rounds: int) -> float:
     code = f"import time; t = time.perf_counter(); {stmt}; print((time.perf_counter() - t) * 1000)"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's ibftkit in the child too
     return statistics.median(float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                                                  text=True).stdout) for _ in range(rounds))
+                                                  text=True, env=env).stdout) for _ in range(rounds))
 
 
 def timed(fn, rounds: int) -> float:  # type: ignore[no-untyped-def]
@@ -45,8 +47,11 @@ def main() -> int:
 
     imp_plan = import_ms("import ibftkit.network.links, ibftkit.network.plan", n)
     imp_pyroute2 = import_ms("from pyroute2 import IPRoute", n)
+    imp_rtnl = import_ms("import ibftkit.network.netlink", n)
     print(f"import ibftkit.network.links+plan  {imp_plan:8.1f} ms")
     print(f"import pyroute2.IPRoute            {imp_pyroute2:8.1f} ms   ({imp_pyroute2 / imp_plan:.1f}x the plan's)")
+    print(f"import ibftkit.network.netlink     {imp_rtnl:8.1f} ms   ({imp_rtnl / imp_pyroute2:.2f}x IPRoute's: "
+          "what apply imports)")
 
     from ibftkit.network import apply as net
     from ibftkit.network.links import list_links
