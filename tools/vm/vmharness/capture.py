@@ -174,9 +174,12 @@ def _anchor_times(times: dict[str, float]) -> dict[str, float]:
 
 
 def boot_case(assets: Assets, case: Case, *, initrd: Path, script: str, work: Path, timeout: float,
-              keep_log: Path | None = None) -> qemu.RunResult:
+              keep_log: Path | None = None,
+              during: Callable[[str, Path], Callable[[], None]] | None = None) -> qemu.RunResult:
     """One boot of ``case``: a private namespace holding its tgtd and QEMU, iPXE running ``script``
-    from QEMU's TFTP server with ``initrd``. Shared by capture mode and the ibftkit-init e2e mode."""
+    from QEMU's TFTP server with ``initrd``. Shared by capture mode and the ibftkit-init e2e mode.
+    ``during(namespace, serial_log)`` is called once QEMU is about to start; what it returns is
+    called when QEMU has ended, before the namespace goes (the dead-path case: ``deadpath.py``)."""
     tftp = work / "tftp"
     tftp.mkdir()
     shutil.copyfile(assets.vmlinuz, tftp / "vmlinuz")
@@ -190,7 +193,12 @@ def boot_case(assets: Assets, case: Case, *, initrd: Path, script: str, work: Pa
             tgtd.add_target(t.iqn, (t.lun,), chap=t.chap, mutual=t.mutual)
         argv = qemu.base(log) + qemu.ipxe_nic(qemu.DEFAULT_MAC, tftp)
         argv += qemu.uefi(work) if case.firmware == "uefi" else qemu.bios_serial_console(work)
-        result = qemu.run(argv, log, timeout=timeout, netns=ns)
+        stop = during(ns, log) if during is not None else None
+        try:
+            result = qemu.run(argv, log, timeout=timeout, netns=ns)
+        finally:
+            if stop is not None:
+                stop()
     if keep_log:
         keep_log.write_text(result.serial)
     return result
