@@ -3,8 +3,9 @@
 
     python3 bench/vm_boot.py [--rounds N] [CASE ...]        (root; tools/vm/fetch-assets done)
 
-CASE is an iBFT case (a capture case, e.g. ``ipxe-bios-dhcp``) or ``dhcp-path``; the default is
-``ipxe-bios-dhcp`` (one target), ``ipxe-bios-two-targets``, ``ipxe-uefi-three-targets`` and ``dhcp-path``.
+CASE is an iBFT case (a capture case, e.g. ``ipxe-bios-dhcp``), ``ipxe-bios-dead-path`` or ``dhcp-path``;
+the default is ``ipxe-bios-dhcp`` (one target), ``ipxe-bios-two-targets``, ``ipxe-bios-dead-path``,
+``ipxe-uefi-three-targets`` and ``dhcp-path``.
 Goals (ratio of medians, same run): one target <= 2.0x, two <= 1.2x, three <= 1.0x, DHCP path strict
 <= 2.5x. With several targets ``iscsistart -b`` logs in to every one before it returns, while
 ``ibftkit-init`` returns once the boot target is in (the others go on in the background): both are
@@ -25,6 +26,13 @@ pyroute2`` measured afterwards in the same guest. Note the anchor starts after t
 dumped the table and run ``iscsistart -f`` (about a second later than ibftkit-init starts after the
 modules), so the e1000's carrier is older when the anchor starts, and QEMU has already translated
 iscsistart's code (TCG runs code slowly the first time): both favour the anchor.
+
+**A dead path** (``ipxe-bios-dead-path``, tools/vm/vmharness/deadpath.py): two targets, the second
+one's portal (off the guest's subnet) dropping every packet once the guest's kernel runs. Each round
+boots the anchor with both paths alive (``iscsistart -b`` on a dead path would wait for its
+transport timeout, minutes), ibftkit-init with both alive, and ibftkit-init with the dead path
+(default retry policy; the guest does not wait for the background's verdict). Prints the medians,
+the dead-path boot against the live one (the goal: unchanged) and against the anchor.
 
 **DHCP path** (``dhcp-path``, tools/vm/vmharness/dhcpnet.py): no iBFT; the kernel booted directly,
 dnsmasq serving options 17 and 203 on a tap in a private namespace, tgtd there. Each round boots
@@ -61,22 +69,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools" / "vm"))
 
-from vmharness import assets, capture, dhcpnet, pyguest  # noqa: E402
+from vmharness import assets, capture, deadpath, dhcpnet, pyguest  # noqa: E402
 
 GOALS = {1: 2.0, 2: 1.2, 3: 1.0}  # by the number of targets
 DHCP_GOAL = 3.5  # udhcpc favoured by the e1000 receive hold (below)
 STRICT_GOAL = 2.5
-DEFAULT = ["ipxe-bios-dhcp", "ipxe-bios-two-targets", "ipxe-uefi-three-targets", "dhcp-path"]
+DEFAULT = ["ipxe-bios-dhcp", "ipxe-bios-two-targets", "ipxe-bios-dead-path", "ipxe-uefi-three-targets",
+           "dhcp-path"]
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("cases", nargs="*", default=DEFAULT, metavar="CASE",
-                    help=f"iBFT cases (tools/vm/capture --list) and/or dhcp-path (default: {' '.join(DEFAULT)})")
+                    help="iBFT cases (tools/vm/capture --list), ipxe-bios-dead-path, dhcp-path "
+                    f"(default: {' '.join(DEFAULT)})")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     dhcp_cases = {n: c for n, c in dhcpnet.CASES.items() if c.root_path}  # (not the failure case)
-    unknown = [n for n in args.cases if n not in capture.CASES and n not in dhcp_cases]
+    unknown = [n for n in args.cases if n not in capture.CASES and n not in dhcp_cases and n not in deadpath.CASES]
     if unknown:
         print(f"vm_boot: unknown case(s) {', '.join(unknown)}", file=sys.stderr)
         return 2
@@ -88,7 +98,7 @@ def main() -> int:
         anchor_initrd = capture.build_initrd(got, Path(tmp) / "anchor.gz")
         print(f"image: anchor {anchor_initrd.stat().st_size / 1e6:.1f} MB (gzip)")
         e2e_initrd, dhcp_initrd = Path(tmp) / "e2e.gz", Path(tmp) / "e2e-dhcp.gz"
-        if any(n in capture.CASES for n in args.cases):
+        if any(n in capture.CASES or n in deadpath.CASES for n in args.cases):
             size = pyguest.build_initrd(got, e2e_initrd)
             print(f"image: ibftkit-init {size / 1e6:.1f} MB (gzip)")
         if any(n in dhcp_cases for n in args.cases):
@@ -97,6 +107,9 @@ def main() -> int:
         for name in args.cases:
             if name in dhcp_cases:
                 dhcp_path(got, dhcp_cases[name], rounds=args.rounds, anchor_initrd=anchor_initrd, initrd=dhcp_initrd)
+                continue
+            if name in deadpath.CASES:
+                dead_path(got, rounds=args.rounds, anchor_initrd=anchor_initrd, initrd=e2e_initrd)
                 continue
             case = capture.CASES[name]
             anchor, mine, login, py = [], [], [], {}
@@ -124,6 +137,30 @@ def main() -> int:
                   + ", ".join(f"{k} {statistics.median(v):.2f} s" for k, v in py.items()))
     print(f"load average {os.getloadavg()[0]:.2f} (2 cores; TCG guests are CPU-bound)")
     return 0
+
+
+def dead_path(got: assets.Assets, *, rounds: int, anchor_initrd: Path, initrd: Path) -> None:
+    """The dead-path case, ``rounds`` times: the anchor and ibftkit-init with both paths alive, then
+    ibftkit-init with the second path dead (``deadpath.run_e2e``); time to the first disk read."""
+    case = deadpath.CASE
+    anchor, live, dead = [], [], []
+    for i in range(rounds):
+        cap = capture.run_case(got, case, initrd=anchor_initrd, login=True)
+        r_live = deadpath.run_e2e(got, initrd=initrd, cut=False, wait_kmsg=False)
+        r_dead = deadpath.run_e2e(got, initrd=initrd, wait_kmsg=False)
+        if "still logging in" not in r_dead.output:
+            print(f"{case.fixture} round {i + 1}: ibftkit-init did not leave the dead path to the background: "
+                  f"{r_dead.output[-300:]!r}", file=sys.stderr)
+        anchor.append(cap.anchor["disk"])
+        live.append(r_live.to_disk)
+        dead.append(r_dead.to_disk)
+        print(f"{case.fixture} round {i + 1}: anchor (both alive) {anchor[-1]:.2f} s, ibftkit-init both alive "
+              f"{live[-1]:.2f} s, one dead {dead[-1]:.2f} s; boots {cap.seconds:.0f} / {r_live.seconds:.0f} / "
+              f"{r_dead.seconds:.0f} s", flush=True)
+    a, b, c = (statistics.median(v) for v in (anchor, live, dead))
+    print(f"{case.fixture}: time to a readable disk, median of {rounds}: anchor (both paths alive) {a:.2f} s; "
+          f"ibftkit-init both alive {b:.2f} s ({b / a:.2f}x), second path dead {c:.2f} s ({c / a:.2f}x); "
+          f"dead against alive {c / b:.2f}x ({c - b:+.2f} s); load average {os.getloadavg()[0]:.2f}")
 
 
 def dhcp_path(got: assets.Assets, case: dhcpnet.DhcpCase, *, rounds: int, anchor_initrd: Path, initrd: Path) -> None:
