@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import resource
 import statistics
 import struct
 import subprocess
@@ -133,23 +134,27 @@ def fleet_table(data: bytes, k: int) -> bytes:
     return bytes(b)
 
 
-def fleet(n: int, runs: int) -> list[float]:
-    """tables/s of the whole ``ibftkit decode --format json DIR`` over ``n`` table files."""
+def fleet(n: int, runs: int) -> tuple[list[float], list[float]]:
+    """tables/s of the whole ``ibftkit decode --format json DIR`` over ``n`` table files, and the
+    CPU seconds (user + system, the command and its workers) of each run."""
     tables = [p.read_bytes() for p in sorted((ROOT / "fixtures" / "ibft").glob("*.bin"))]
     tables += [p.read_bytes() for p in sorted((ROOT / "fixtures" / "ibft" / "samples").glob("*.bin"))]
-    rates = []
+    rates, cpu = [], []
     with tempfile.TemporaryDirectory(prefix="ibftkit-fleet-") as tmp:
         for k in range(n):
             Path(tmp, f"{k:06d}.bin").write_bytes(fleet_table(tables[k % len(tables)], k // len(tables) + 1))
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         for _ in range(runs):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             r = subprocess.run([sys.executable, "-m", "ibftkit.cli.main", "decode", "--format", "json", tmp],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, check=False)
             rates.append(n / (time.perf_counter() - start))
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
             if r.returncode not in (0, 1):
                 raise SystemExit(f"decode failed: {r.stderr.strip()}")
-    return rates
+    return rates, cpu
 
 
 def main() -> int:
@@ -179,10 +184,13 @@ def main() -> int:
     print(f"per table, ibftkit/struct: median {statistics.median(ratios):.1f}× (goal ≤ 10×; max "
           f"{max(ratios):.1f}×) over {len(ratios)} tables; {load()}")
     if args.fleet:
-        rates = fleet(args.fleet, args.runs)
+        rates, cpu = fleet(args.fleet, args.runs)
         print(f"fleet, ibftkit decode --format json DIR over {args.fleet} tables on {os.cpu_count()} cores: "
               f"median {statistics.median(rates):,.0f} tables/s (goal ≥ 10,000; runs: "
               f"{', '.join(f'{r:,.0f}' for r in rates)}); {load()}")
+        print(f"fleet CPU time (user + system, command and workers): median {statistics.median(cpu):.2f} s, "
+              f"{statistics.median(cpu) * 1e6 / args.fleet:.0f} µs a table (wall time is this over the cores "
+              f"the other work on the machine leaves free)")
     return 0
 
 
