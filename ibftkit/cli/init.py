@@ -522,7 +522,7 @@ def entry() -> None:
     (``ibftkit.infra.timing.collect_again``): the start-up allocates tens of thousands of
     objects that live as long as the process (modules, classes, functions), and every 700 of them
     started a collection that found next to nothing to free (a few hundred objects by the network
-    phase): a tenth of the CPU time before it, for a peak memory 0.1-0.3 MB higher.
+    phase): 2% of the instructions before it (callgrind), for a peak memory 0.1-0.3 MB higher.
 
     Once the boot target is logged in (or the failure reported), Python's own shutdown (module
     teardown, garbage collection) only delays the initramfs: 0.1-0.2 s under emulation. Every file
