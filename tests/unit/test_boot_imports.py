@@ -61,7 +61,8 @@ def boot_path_modules(tmp_path: Path) -> set[str]:
     missing = str(tmp_path / "missing")
     argv = ["--firmware-root", str(tmp_path), "--cmdline", str(tmp_path / "cmdline"), "--kmsg", "none",
             "--initiatorname-file", missing, "--iscsi-initramfs", missing, "--open-iscsi-script", missing,
-            "--iscsistart", sys.executable, "--quiet"]
+            "--run-dir", str(tmp_path / "run"), "--node-dir", str(tmp_path / "nodes"),
+            "--resolv-conf", str(tmp_path / "resolv.conf"), "--iscsistart", sys.executable, "--quiet"]
     done = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD, str(ROOT), _site_dirs(), MAC, *argv],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     lines = [line for line in done.stdout.splitlines() if line.startswith("MODULES ")]
