@@ -42,7 +42,6 @@ def test_a_dead_path_does_not_hold_the_boot(capture_ready, deadpath_initrd: Path
     assert "logged in to target[0] iqn.2026-11.org.example:disk.a at 10.0.2.2:3260" in r.output
     # it returned with the dead path still being tried, and said so
     assert "1 other path(s) still logging in; they go on in the background" in r.output
-    assert r.output.rstrip().splitlines()[-1].count(dead) <= 1
     assert "login failed after" not in r.output
     # the background process gave the dead path up within its bound, in the kernel log
     final = [line for line in r.kmsg.splitlines() if dead in line and "login failed after 2 attempts" in line]
