@@ -375,11 +375,11 @@ class Exchange:
                 return lease
 
     def _timeout(self) -> DhcpTimeout:
-        what = f"no DHCP reply on {self.interface} within {self.timeout:g} s ({self.discovers} DISCOVER" \
+        what = f"no DHCP reply on {self.interface} within {round(self.timeout, 1):g} s ({self.discovers} DISCOVER" \
                f"{'s' if self.discovers != 1 else ''} sent"
         if self.offers:
             servers = ", ".join(sorted({str(o) for o in self.offers}))
-            what = (f"no DHCPACK on {self.interface} within {self.timeout:g} s ({len(self.offers)} OFFER"
+            what = (f"no DHCPACK on {self.interface} within {round(self.timeout, 1):g} s ({len(self.offers)} OFFER"
                     f"{'s' if len(self.offers) != 1 else ''} from {servers}, {self.requests} REQUEST"
                     f"{'s' if self.requests != 1 else ''} sent")
         if not self.carrier:

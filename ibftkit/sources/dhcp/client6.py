@@ -259,7 +259,7 @@ class Exchange6:
                     self.waited_link_local = True
                 if self.clock() + LINK_LOCAL_POLL >= self.deadline:
                     raise DhcpTimeout(f"no usable IPv6 link-local address on {self.interface} within "
-                                      f"{self.timeout:g} s to send DHCPv6 from (RFC 8415 §13.1; {e})") from None
+                                      f"{round(self.timeout, 1):g} s to send DHCPv6 from (RFC 8415 §13.1; {e})") from None
                 self.sleep(LINK_LOCAL_POLL)
         self.sent[msg_type] += 1
 
@@ -288,12 +288,12 @@ class Exchange6:
 
     def _timeout(self) -> DhcpTimeout:
         sol, req = self.sent[MessageType6.SOLICIT], self.sent[MessageType6.REQUEST]
-        what = (f"no DHCPv6 Advertise or Reply on {self.interface} within {self.timeout:g} s ({sol} Solicit"
+        what = (f"no DHCPv6 Advertise or Reply on {self.interface} within {round(self.timeout, 1):g} s ({sol} Solicit"
                 f"{'s' if sol != 1 else ''} sent to {ALL_DHCP_RELAY_AGENTS_AND_SERVERS}")
         if self.advertised:
             n = len(self.advertised)
             servers = ", ".join(sorted(set(self.advertised)))
-            what = (f"no DHCPv6 Reply on {self.interface} within {self.timeout:g} s ({n} Advertise"
+            what = (f"no DHCPv6 Reply on {self.interface} within {round(self.timeout, 1):g} s ({n} Advertise"
                     f"{'s' if n != 1 else ''} from {servers}, {req} Request{'s' if req != 1 else ''} sent")
         if self.refusals:
             what += f"; {'; '.join(dict.fromkeys(self.refusals))}"
