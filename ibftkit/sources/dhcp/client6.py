@@ -259,7 +259,8 @@ class Exchange6:
                     self.waited_link_local = True
                 if self.clock() + LINK_LOCAL_POLL >= self.deadline:
                     raise DhcpTimeout(f"no usable IPv6 link-local address on {self.interface} within "
-                                      f"{round(self.timeout, 1):g} s to send DHCPv6 from (RFC 8415 §13.1; {e})") from None
+                                      f"{round(self.timeout, 1):g} s to send DHCPv6 from (RFC 8415 §13.1; {e})"
+                                      ) from None
                 self.sleep(LINK_LOCAL_POLL)
         self.sent[msg_type] += 1
 
