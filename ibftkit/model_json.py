@@ -32,23 +32,27 @@ from .model import (
     parse_ip,
 )
 
-#: id(address) -> (the address, its text): the decoder hands out one object per distinct address,
-#: so a fleet of tables formats each gateway, DNS server and portal once; holding the address keeps
-#: its id from being reused while the entry lives
-_IP_TEXT: dict[int, tuple[IPAddress, str]] = {}
+#: id(value) -> (the value, its text), for addresses and PCI addresses: the decoder hands out one
+#: object per distinct value, so a fleet of tables formats each gateway, DNS server and portal once;
+#: holding the value keeps its id from being reused while the entry lives
+_TEXT: dict[int, tuple[object, str]] = {}
 
 
-def _ip_text(ip: IPAddress | None) -> str | None:
-    if ip is None:
+def _text(value: IPAddress | PciAddress | None) -> str | None:
+    """``str(value)`` (``None`` stays ``None``), formatted once per object."""
+    if value is None:
         return None
-    hit = _IP_TEXT.get(id(ip))
-    if hit is not None and hit[0] is ip:
+    hit = _TEXT.get(id(value))
+    if hit is not None and hit[0] is value:
         return hit[1]
-    if len(_IP_TEXT) >= 4096:
-        _IP_TEXT.clear()
-    text = str(ip)
-    _IP_TEXT[id(ip)] = (ip, text)
+    if len(_TEXT) >= 4096:
+        _TEXT.clear()
+    text = str(value)
+    _TEXT[id(value)] = (value, text)
     return text
+
+
+_ip_text = _text
 
 
 _LUN_LINUX: dict[bytes, int] = {}
@@ -102,13 +106,13 @@ def config_to_dict(cfg: BootConfig, *, show_secrets: bool = False) -> dict[str, 
         "dhcp_server": _ip_text(n.dhcp_server),
         "vlan": n.vlan,
         "mac": n.mac,
-        "pci_bdf": None if n.pci_bdf is None else str(n.pci_bdf),
+        "pci_bdf": _text(n.pci_bdf),
         "hostname": n.hostname,
     } for n in cfg.nics]
     targets = [{
         "index": t.index,
         "flags": int(t.flags),
-        "ip_address": t.address,
+        "ip_address": t.server_name if t.ip_address is None else _text(t.ip_address),  # t.address
         "port": t.port,
         "lun": _lun_linux(t.lun),
         "lun_bytes": t.lun.hex,

@@ -78,6 +78,8 @@ _ZERO16 = bytes(16)
 _NULL4_16 = bytes(10) + b"\xff\xff" + bytes(4)  # ::ffff:0.0.0.0, EDK2's null address
 _MISSING = object()
 _tuple_new = tuple.__new__
+_KNOWN_ORIGINS = frozenset(int(m) for m in Origin)  # Origin(n).known; 15 is read as 16 (UNCHANGED)
+_BOOT_SELECTED = int(TargetFlags.BOOT_SELECTED)
 _T = TypeVar("_T")
 
 
@@ -429,7 +431,7 @@ class _Decoder:
             self.warn(f"{label} at 0x{off:x}",
                       "origin 15 (iPXE's constant for 'unchanged') read as 16 (the kernel's view and "
                       "iscsistart show 15)")
-        elif not origin.known:
+        elif origin_byte not in _KNOWN_ORIGINS:  # not origin.known
             self.warn(f"{label} at 0x{off:x}", f"origin {origin_byte} is unknown (expected 0-4 or 16)")
         if ip is not None and prefix == 0 and origin != Origin.DHCP:
             self.warn(f"{label} at 0x{off:x}",
@@ -439,7 +441,7 @@ class _Decoder:
             self.warn(f"{label} at 0x{off:x}", f"vlan {vlan} is above 4095: probably a full 802.1Q TCI "
                       f"(VID {vlan & 0xFFF}, PCP {vlan >> 13}, DEI {vlan >> 12 & 1})")
         flags = _enum(NicFlags, raw.hdr_flags)
-        if not flags:
+        if not raw.hdr_flags:
             self.warn(f"{label} at 0x{off:x}", "flags 0: open-iscsi ignores this NIC")
         return self.build(Nic, {
             "index": raw.hdr_index,
@@ -478,7 +480,7 @@ class _Decoder:
         if not name:
             self.warn(f"{label} at 0x{off:x}", "no target name")
         flags = _enum(TargetFlags, raw.hdr_flags)
-        if not flags:
+        if not raw.hdr_flags:
             self.warn(f"{label} at 0x{off:x}", "flags 0: open-iscsi ignores this target")
         if raw.ip_address == _ZERO16 or raw.ip_address == _NULL4_16:  # None or 0.0.0.0 (EDK2's null)
             self.warn(f"{label} at 0x{off:x}", "no target IP address")
@@ -522,7 +524,7 @@ class _Decoder:
             else:
                 macs[nic.mac or ""] = nic.index
         for nic in nics:
-            if nic.pci_bdf is not None and nic.pci_bdf.to_int() == 0 and nic.flags:
+            if nic.pci_bdf is not None and nic.pci_bdf.to_int() == 0 and int(nic.flags):
                 self.warn(f"nic[{nic.index}]", "PCI address 00:00.0 (zero; the host bridge on PC hardware, no network "
                           f"interface): the kernel links ethernet{nic.index}/device to it and iscsistart -f drops the "
                           "NIC (\"Could not get list of targets from firmware.\", exit 21); ibftkit-init, which "
@@ -532,7 +534,7 @@ class _Decoder:
             if t.nic_index not in indices:
                 self.warn(f"target[{t.index}]", f"nic_assoc {t.nic_index} names no NIC "
                           "(open-iscsi drops the target: 'Invalid nic-assoc')")
-        if targets and not any(t.boot_selected for t in targets):
+        if targets and not any(int(t.flags) & _BOOT_SELECTED for t in targets):  # t.boot_selected
             self.warn("targets", "no target has the boot-selected flag (iscsistart -b finds no boot entry)")
 
 
