@@ -67,26 +67,35 @@ def expand(paths: Iterable[str]) -> Iterator[str]:
 
 def decode_line(path: str, job: Job) -> tuple[bool, str]:
     """(decoded?, the JSON line without its newline) for one input."""
+    return next(decode_lines([path], job))
+
+
+def decode_lines(paths: Iterable[str], job: Job) -> Iterator[tuple[bool, str]]:
+    """``decode_line`` for each of ``paths``, in order."""
     from ..model_json import config_to_dict
     from ..sources.ibft.locate import decode_file, load_path
 
-    try:
-        data = None
-        if not job.scan and path != "/dev/mem":  # the common case: a table file, read once (no stat)
-            try:
-                with open(path, "rb", buffering=0) as f:
-                    data = f.read()
-            except OSError:  # a directory, a missing or unreadable file: load_path says which
-                pass
-        if data is None:
-            cfg = load_path(path, scan=job.scan, strict=job.strict)
-        else:
-            cfg = decode_file(_as_path(path), data, strict=job.strict)
-    except IbftkitError as e:
-        return False, json.dumps({"path": path, "ok": False, "error": str(e)})
-    except OSError as e:  # a file that went away or turned unreadable between listing and reading
-        return False, json.dumps({"path": path, "ok": False, "error": f"{path}: cannot read ({e.strerror or e})"})
-    return True, json.dumps({"path": path, "ok": True, "model": config_to_dict(cfg, show_secrets=job.show_secrets)})
+    dumps = json.dumps
+    for path in paths:
+        try:
+            data = None
+            if not job.scan and path != "/dev/mem":  # the common case: a table file, read once (no stat)
+                try:
+                    with open(path, "rb", buffering=0) as f:
+                        data = f.read()
+                except OSError:  # a directory, a missing or unreadable file: load_path says which
+                    pass
+            if data is None:
+                cfg = load_path(path, scan=job.scan, strict=job.strict)
+            else:
+                cfg = decode_file(_as_path(path), data, strict=job.strict)
+        except IbftkitError as e:
+            yield False, dumps({"path": path, "ok": False, "error": str(e)})
+            continue
+        except OSError as e:  # a file that went away or turned unreadable between listing and reading
+            yield False, dumps({"path": path, "ok": False, "error": f"{path}: cannot read ({e.strerror or e})"})
+            continue
+        yield True, dumps({"path": path, "ok": True, "model": config_to_dict(cfg, show_secrets=job.show_secrets)})
 
 
 _JOB = Job(False, False, False)
@@ -113,8 +122,7 @@ def _init_worker(job: Job) -> None:
 def _worker(paths: list[str]) -> tuple[int, bytes]:
     """(failures, their lines as UTF-8): one message back per chunk, not per table."""
     failed, lines = 0, []
-    for path in paths:
-        ok, line = decode_line(path, _JOB)
+    for ok, line in decode_lines(paths, _JOB):
         failed += not ok
         lines.append(line)
     lines.append("")
