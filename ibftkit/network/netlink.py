@@ -287,7 +287,10 @@ class Rtnl:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER)
             if ext_ack:
-                self.sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
+                try:
+                    self.sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
+                except OSError:  # before Linux 4.12 (ENOPROTOOPT): errors then come without their text
+                    self.ext_ack = False
             self.sock.bind((0, 0))
             self.pid = int(self.sock.getsockname()[0])
         except BaseException:
