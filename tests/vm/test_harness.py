@@ -135,6 +135,9 @@ eth1 arp_ignore=1 arp_announce=2
 == nic
 eth0 52:54:00:12:34:56 rx_bytes=8816642 tx_bytes=30446
 eth1 52:54:00:12:34:57 rx_bytes=8816576 tx_bytes=30384
+== flux
+eth0 10.0.2.15 rc=1 52:54:00:12:34:57
+eth1 10.0.2.16 rc=0
 """
 
 
@@ -150,6 +153,7 @@ def test_paths_report_connections_routes_arp() -> None:
     assert rep.arp()["eth1"] == {"arp_ignore": 1, "arp_announce": 2}
     assert rep.nic_macs() == {"eth0": "52:54:00:12:34:56", "eth1": "52:54:00:12:34:57"}
     assert [line.split()[-1] for line in rep.streamed()] == ["0", "0"]
+    assert rep.flux() == {"eth0": ("10.0.2.15", 1, "52:54:00:12:34:57"), "eth1": ("10.0.2.16", 0, "")}
 
 
 def test_paths_table_names_one_nic_per_target() -> None:

@@ -247,6 +247,15 @@ class PathsReport:
     def nic_macs(self) -> dict[str, str]:
         return {line.split()[0]: line.split()[1] for line in self.sections.get("nic", []) if len(line.split()) > 1}
 
+    def flux(self) -> dict[str, tuple[str, int, str]]:
+        """ethN -> (its address, arping -D's exit status, the MAC that answered or "") from the
+        ``flux`` section: which NIC answers ARP for an address another NIC holds."""
+        out = {}
+        for line in self.sections.get("flux", []):
+            name, addr, rc, *mac = line.split()
+            out[name] = (addr, int(rc.removeprefix("rc=")), mac[0].lower() if mac else "")
+        return out
+
     def streamed(self) -> list[str]:
         return self.sections.get("stream", [])
 
