@@ -33,9 +33,14 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from ..infra.lazyimport import lean_package
+from ..infra.lazyimport import deferred, lean_package
 
 lean_package("pyroute2")  # its __init__ imports every pyroute2 API (NDB, sqlite3, asyncio)
+
+# traceback (pyroute2/netlink/__init__.py: only when logging a decoding failure) and pkgutil
+# (pyroute2/netlink/rtnl/ifinfmsg/__init__.py: only when registering a link kind) load on first use.
+with deferred("traceback", "pkgutil"):
+    import pyroute2.netlink.rtnl.ifinfmsg  # noqa: F401
 
 from pyroute2.netlink import (  # noqa: E402
     NETLINK_EXT_ACK,

@@ -169,7 +169,7 @@ def test_boot_path_modules_do_not_import_asyncio() -> None:
     """In a fresh interpreter: the netlink client, apply, its link steps and the hand-off load
     without asyncio (and without pyroute2's IPRoute or its package __init__)."""
     code = ("import sys\nfrom ibftkit.network import netlink, apply, apply_links\nfrom ibftkit.login import handoff\n"
-            "unwanted = ('asyncio', 'pyroute2.iproute.linux', 'pyroute2.ndb', 'unittest.mock')\n"
+            "unwanted = ('asyncio', 'pyroute2.iproute.linux', 'pyroute2.ndb', 'unittest.mock', 'pkgutil')\n"
             "bad = [m for m in unwanted if m in sys.modules]\n"
             "print(bad)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
