@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools" / "vm"))
 
 from vmharness import assets as vm_assets  # noqa: E402
-from vmharness import qemu  # noqa: E402
+from vmharness import capture, pyguest, qemu  # noqa: E402
 
 RUN_ALL = os.environ.get("IBFTKIT_VM_ALL") == "1"
 
@@ -62,6 +62,20 @@ def capture_ready(vm_assets_ready: vm_assets.Assets) -> vm_assets.Assets:
     if not Path("/usr/lib/ipxe/qemu/efi-e1000.rom").exists() and not Path("/usr/lib/ipxe/qemu/pxe-e1000.rom").exists():
         pytest.skip("vm capture: no iPXE ROM for e1000 (apt-get install ipxe-qemu)")
     return vm_assets_ready
+
+
+@pytest.fixture(scope="session")
+def e2e_initrd(capture_ready: vm_assets.Assets, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ibftkit-init guest image (``vmharness.pyguest``), built once for every test that boots it."""
+    path = tmp_path_factory.mktemp("e2e") / "initrd.gz"
+    pyguest.build_initrd(capture_ready, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def anchor_initrd(capture_ready: vm_assets.Assets, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The capture guest's image (``vmharness.capture``: iscsistart, open-iscsi's own path), built once."""
+    return capture.build_initrd(capture_ready, tmp_path_factory.mktemp("capture") / "initrd.gz")
 
 
 @pytest.fixture(scope="session")

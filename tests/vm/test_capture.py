@@ -26,17 +26,14 @@ DEFAULT_CASES = ["ipxe-bios-chap", "ipxe-uefi-three-targets"]
 CASES = list(capture.CASES) if RUN_ALL else DEFAULT_CASES
 
 
-@pytest.fixture(scope="module")
-def initrd(capture_ready, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return capture.build_initrd(capture_ready, tmp_path_factory.mktemp("capture") / "initrd.gz")
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_capture_case(capture_ready, initrd: Path, name: str, request: pytest.FixtureRequest) -> None:
+def test_capture_case(capture_ready, anchor_initrd: Path, name: str, request: pytest.FixtureRequest) -> None:
     case = capture.CASES[name]
     if case.firmware == "uefi":
         request.getfixturevalue("uefi_ready")
-    cap = capture.run_case(capture_ready, case, initrd=initrd, login=True)
+    cap = capture.run_case(capture_ready, case, initrd=anchor_initrd, login=True)
     assert capture.leftovers() == []
     # The anchor logged in to every target and read its marker (run_case checks the markers).
     assert len(cap.disks) == len(case.targets)

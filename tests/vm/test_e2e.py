@@ -17,11 +17,6 @@ from vmharness import capture, pyguest
 
 pytestmark = pytest.mark.vm
 
-@pytest.fixture(scope="module")
-def e2e_initrd(capture_ready, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("e2e") / "initrd.gz"
-    pyguest.build_initrd(capture_ready, path)
-    return path
 
 
 def _boot(assets, initrd: Path, name: str, tmp_path: Path, request: pytest.FixtureRequest) -> pyguest.E2eResult:

@@ -16,23 +16,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from vmharness import capture, deadpath, pyguest
+from vmharness import capture, deadpath
 
 pytestmark = pytest.mark.vm
 
 
-@pytest.fixture(scope="module")
-def deadpath_initrd(capture_ready, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("e2e-deadpath") / "initrd.gz"
-    pyguest.build_initrd(capture_ready, path)
-    return path
 
 
-def test_a_dead_path_does_not_hold_the_boot(capture_ready, deadpath_initrd: Path, tmp_path: Path,
+def test_a_dead_path_does_not_hold_the_boot(capture_ready, e2e_initrd: Path, tmp_path: Path,
                                             record_property: pytest.RecordProperty) -> None:
     log = tmp_path / "serial.log"
     # raises unless ibftkit-init exited 0 and the boot target's marker was read
-    r = deadpath.run_e2e(capture_ready, initrd=deadpath_initrd, keep_log=log,
+    r = deadpath.run_e2e(capture_ready, initrd=e2e_initrd, keep_log=log,
                          init_args=("--login-retries", "1", "--portal-timeout", "2"))
     assert capture.leftovers() == []
     record_property("to_disk_s", round(r.to_disk, 2))

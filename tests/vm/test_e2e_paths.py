@@ -27,7 +27,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from vmharness import capture, pathsnet, pyguest
+from vmharness import capture, pathsnet
 from vmharness.pathsnet import DISK_MIB, GUESTS, MACS, PORTALS, TAPS
 
 pytestmark = pytest.mark.vm
@@ -35,16 +35,6 @@ pytestmark = pytest.mark.vm
 DISK = DISK_MIB << 20
 
 
-@pytest.fixture(scope="module")
-def init_initrd(capture_ready, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("e2e-paths") / "initrd.gz"
-    pyguest.build_initrd(capture_ready, path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def anchor_initrd(capture_ready, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return capture.build_initrd(capture_ready, tmp_path_factory.mktemp("e2e-paths-anchor") / "initrd.gz")
 
 
 def check_split(run: pathsnet.PathsRun) -> None:
@@ -73,8 +63,8 @@ def _routes(run: pathsnet.PathsRun) -> list[str]:
     return [" ".join(line.split()) for line in run.report.sections["route"]]
 
 
-def test_ibftkit_init_each_session_on_its_own_nic(capture_ready, init_initrd: Path, tmp_path: Path) -> None:
-    run = pathsnet.run_init(capture_ready, initrd=init_initrd, keep_log=tmp_path / "serial.log")
+def test_ibftkit_init_each_session_on_its_own_nic(capture_ready, e2e_initrd: Path, tmp_path: Path) -> None:
+    run = pathsnet.run_init(capture_ready, initrd=e2e_initrd, keep_log=tmp_path / "serial.log")
     assert capture.leftovers() == []
     assert run.e2e is not None and run.e2e.rc == 0  # run_init raised unless both markers were read
     check_split(run)
