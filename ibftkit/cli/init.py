@@ -408,10 +408,9 @@ def configure_network(plan: Any, args: argparse.Namespace, opts: Any, log: Any, 
     negotiation overlaps the import (docs/init.md "Boot time"); links set up earlier that the plan
     does not use go down again (``links``: the run's ``RaisedLinks``, their one owner)."""
     from ..network.apply import apply_plan, raise_links
-    from ..network.plan import LinkUp, RunDhcp
-    from ..network.plan_cmdline import RunSlaac
+    from ..network.plan import LinkUp
 
-    if any(isinstance(step, (RunDhcp, RunSlaac)) for step in plan.steps):
+    if any(step.exchanges_packets for step in plan.steps):
         collect_again()  # a DHCP exchange or a wait for router advertisements: seconds of packets
     wanted = [step.ifname for step in plan.steps if isinstance(step, LinkUp)]
     links.keep_only(wanted)

@@ -26,7 +26,7 @@ EXIT_OK = 0
 def login_entries(cfg: Any, order: list[Any], backend: Any, plan: Any | None) -> list[dict[str, Any]]:
     """The ``logins`` list of the JSON form."""
     from ..login.argv import DEFAULT_TPGT
-    from ..network.plan_cmdline import interface_of
+    from ..network.plan import interface_of
 
     out = []
     for t in order:

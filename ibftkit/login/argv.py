@@ -118,8 +118,7 @@ def with_zones(cfg: BootConfig, steps: Sequence[Step]) -> BootConfig:
     (its host route's device, else the link whose address's subnet holds it)."""
     import dataclasses
 
-    from ..network.plan import AddRoute
-    from ..network.plan_cmdline import interface_of
+    from ..network.plan import AddRoute, interface_of
 
     def zone(t: Target) -> str | None:
         assert t.ip_address is not None

@@ -27,7 +27,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..infra.errors import IbftkitError, NetError, errno_text
 from ..infra.files import write_atomic
@@ -49,8 +49,10 @@ from .plan import (
     Step,
     WaitCarrier,
 )
-from .plan_cmdline import CreateBond, CreateBridge, RenameLink, RunSlaac, SetMac, SetMtu
 from .sysctl import write_sysctl
+
+if TYPE_CHECKING:
+    from .plan_cmdline import RunSlaac
 
 IFF_LOWER_UP = 0x10000
 IFA_F_NODAD = 0x02
@@ -310,7 +312,7 @@ class _Applier:
 
     def run(self, step: Step) -> str:
         """Carry out one step; the handler is chosen by the step's type (``HANDLERS``)."""
-        handler = HANDLERS.get(type(step))
+        handler = HANDLERS.get(type(step)) or _cmdline_handlers().get(type(step))
         if handler is None:  # a step this build plans but cannot carry out: one line, nothing half-done
             raise _StepFailed(f"{step.kind} is not applied by this build of ibftkit")
         return handler(self, step)
@@ -475,24 +477,29 @@ def _link_step(applier: _Applier, step: Step) -> str:
     return run_link_step(applier, step)
 
 
-#: Plan step type -> the ``_Applier`` method that carries it out (a new step type adds a line here).
+#: Plan step type -> the ``_Applier`` method that carries it out (a new step type adds a line here,
+#: or in :func:`_cmdline_handlers` for the command line's steps).
 HANDLERS: dict[type[Step], Callable[[_Applier, Any], str]] = {
-    RenameLink: _link_step,
-    CreateBond: _link_step,
-    CreateBridge: _link_step,
-    SetMac: _link_step,
-    SetMtu: _link_step,
     LinkUp: _Applier._link_up,
     WaitCarrier: _Applier._wait_carrier,
     CreateVlan: _Applier._create_vlan,
     AddAddress: _Applier._add_address,
     RunDhcp: _Applier._run_dhcp,
-    RunSlaac: _Applier._run_slaac,
     AddRoute: _Applier._add_route,
     SetDns: _Applier._set_dns,
     SetHostname: _Applier._set_hostname,
     SetSysctl: _Applier._set_sysctl,
 }
+
+
+def _cmdline_handlers() -> dict[type[Step], Callable[[_Applier, Any], str]]:
+    """The handlers of the steps only the command line's words plan (``network.plan_cmdline``).
+    That module is imported here, when a step is not in ``HANDLERS``, and not with this one: a plan
+    from the iBFT alone never loads it (a plan holds such a step only once it is imported)."""
+    from .plan_cmdline import CreateBond, CreateBridge, RenameLink, RunSlaac, SetMac, SetMtu
+
+    return {RenameLink: _link_step, CreateBond: _link_step, CreateBridge: _link_step, SetMac: _link_step,
+            SetMtu: _link_step, RunSlaac: _Applier._run_slaac}
 
 
 def _route_dst(msg: NlMsg) -> str:

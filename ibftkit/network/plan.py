@@ -74,6 +74,9 @@ class Step:
     """One change to the machine; ``kind`` names it in JSON."""
 
     kind: ClassVar[str] = ""
+    #: The step waits for packets from the network (a DHCP exchange, router advertisements): the
+    #: garbage collector goes back on before the steps run (``ibftkit.infra.timing.collect_again``).
+    exchanges_packets: ClassVar[bool] = False
 
     def describe(self) -> str:
         raise NotImplementedError
@@ -141,6 +144,7 @@ class RunDhcp(Step):
     """Ask DHCP for the link's address instead of applying the firmware's (``--dhcp-rerun``)."""
 
     kind: ClassVar[str] = "run_dhcp"
+    exchanges_packets: ClassVar[bool] = True
     ifname: str
     nic_index: int
     firmware_address: IPInterface | None = None
@@ -557,3 +561,16 @@ def plan_network(cfg: BootConfig, *, links: Sequence[LinkInfo], dhcp_rerun: bool
         steps += [s for s in more if not (isinstance(s, AddRoute) and s in steps)]
         notes += why
     return NetPlan(tuple(steps), tuple(notes), cfg.source)
+
+
+def interface_of(address: IPAddress, plan_steps: Sequence[Step]) -> str | None:
+    """The interface whose static address's subnet holds ``address`` (the NIC a target is reached
+    through), else the default route's interface, else ``None``."""
+    for s in plan_steps:
+        if isinstance(s, AddAddress) and s.address.version == address.version and address in s.address.network:
+            return s.ifname
+    for s in plan_steps:
+        if isinstance(s, AddRoute) and s.dst.prefixlen == 0 and s.dst.version == address.version:
+            return s.ifname
+    dhcp = [s.ifname for s in plan_steps if isinstance(s, RunDhcp)]
+    return dhcp[0] if len(dhcp) == 1 else None

@@ -49,6 +49,7 @@ from .plan import (
     Step,
     WaitCarrier,
     _valid_hostname,
+    interface_of,
     plan_network,
 )
 
@@ -60,6 +61,7 @@ class RunSlaac(Step):
     """IPv6 stateless autoconfiguration (RFC 4862): wait for a global address from router advertisements."""
 
     kind: ClassVar[str] = "run_slaac"
+    exchanges_packets: ClassVar[bool] = True
     ifname: str
 
     def describe(self) -> str:
@@ -438,19 +440,6 @@ def _dedupe(steps: list[Step]) -> list[Step]:
         seen.add(s)
         out.append(s)
     return out
-
-
-def interface_of(address: IPAddress, plan_steps: Sequence[Step]) -> str | None:
-    """The interface whose static address's subnet holds ``address`` (the NIC a target is reached
-    through), else the default route's interface, else ``None``."""
-    for s in plan_steps:
-        if isinstance(s, AddAddress) and s.address.version == address.version and address in s.address.network:
-            return s.ifname
-    for s in plan_steps:
-        if isinstance(s, AddRoute) and s.dst.prefixlen == 0 and s.dst.version == address.version:
-            return s.ifname
-    dhcp = [s.ifname for s in plan_steps if isinstance(s, RunDhcp)]
-    return dhcp[0] if len(dhcp) == 1 else None
 
 
 __all__ = ["CreateBond", "CreateBridge", "IPInterface", "RenameLink", "RunSlaac", "SetMac", "SetMtu", "interface_of",

@@ -28,6 +28,7 @@ NOT_BEFORE_NETWORK = (
     "pyroute2", "scapy", "asyncio", "json", "logging", "subprocess", "threading", "unittest", "ssl",
     "inspect", "ast", "dis", "tokenize", "traceback", "pdb", "hashlib", "pickle", "bz2", "lzma",
     "zlib", "platform", "textwrap", "urllib", "ibftkit.cli.init_dryrun", "ibftkit.render", "ibftkit.model_json",
+    "ibftkit.network.plan_cmdline",  # the command line's own steps: only with network words on it
 )
 
 # -I -S as the initramfs launcher runs it (no site: its .pth files import more); this checkout first
