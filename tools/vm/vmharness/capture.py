@@ -54,6 +54,22 @@ class TargetSpec:
         return f"iscsi:{self.host}::{port}:{self.lun:x}:{self.iqn}"
 
 
+class OneTargetCase:
+    """For a case dataclass with ``name`` and one ``target`` (the DHCP, DHCPv6 and command-line
+    cases): the ``fixture`` and ``targets`` the shared boot code reads from every case."""
+
+    name: str
+    target: TargetSpec
+
+    @property
+    def fixture(self) -> str:
+        return self.name
+
+    @property
+    def targets(self) -> tuple[TargetSpec, ...]:
+        return (self.target,)
+
+
 @dataclass(frozen=True)
 class Case:
     name: str

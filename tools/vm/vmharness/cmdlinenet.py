@@ -32,7 +32,7 @@ from pathlib import Path
 
 from . import qemu
 from .assets import Assets
-from .capture import IQN, PORT, TargetSpec
+from .capture import IQN, PORT, OneTargetCase, TargetSpec
 from .netns import add_tap, private_netns
 from .pyguest import E2eResult, check_e2e
 from .tgt import Tgtd
@@ -51,7 +51,7 @@ APPEND = "console=ttyS0 quiet panic=1"
 
 
 @dataclass(frozen=True)
-class CmdlineCase:
+class CmdlineCase(OneTargetCase):
     """One boot: the words for ibftkit-init on the kernel command line, the wire, the target.
 
     ``fixture`` and ``targets`` are what ``pyguest.check_e2e`` reads from a capture case."""
@@ -62,14 +62,6 @@ class CmdlineCase:
     target: TargetSpec
     initiator: str
     summary: str = ""
-
-    @property
-    def fixture(self) -> str:
-        return self.name
-
-    @property
-    def targets(self) -> tuple[TargetSpec, ...]:
-        return (self.target,)
 
 
 def netroot(target: TargetSpec, port: int = PORT) -> str:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from . import qemu, serial
 from .assets import Assets
-from .capture import IQN, PORT, TargetSpec, _anchor_times
+from .capture import IQN, PORT, OneTargetCase, TargetSpec, _anchor_times
 from .netns import add_tap, private_netns
 from .procs import end_group
 from .pyguest import E2eResult, check_e2e
@@ -59,7 +59,7 @@ class DhcpNetError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class DhcpCase:
+class DhcpCase(OneTargetCase):
     """One DHCP-path boot: the target tgtd serves, what dnsmasq hands out.
 
     ``fixture`` and ``targets`` are what ``pyguest.check_e2e`` reads from a capture case."""
@@ -69,14 +69,6 @@ class DhcpCase:
     initiator: str
     root_path: bool = True  # serve option 17 (False: a lease without it, the failure case)
     summary: str = ""
-
-    @property
-    def fixture(self) -> str:
-        return self.name
-
-    @property
-    def targets(self) -> tuple[TargetSpec, ...]:
-        return (self.target,)
 
     def dnsmasq_conf(self) -> list[str]:
         """Config-file lines: option 17 as iPXE and RFC 4173 write it (LUN in hex), option 203."""

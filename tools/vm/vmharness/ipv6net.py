@@ -27,7 +27,7 @@ from pathlib import Path
 
 from . import dhcpnet, qemu
 from .assets import Assets
-from .capture import IQN, PORT, TargetSpec
+from .capture import IQN, PORT, OneTargetCase, TargetSpec
 from .netns import exec_prefix, ip_in, private_netns
 from .pyguest import REPO, E2eResult, check_e2e
 from .tgt import Tgtd
@@ -41,20 +41,12 @@ APPEND = "console=ttyS0 quiet panic=1"
 
 
 @dataclass(frozen=True)
-class Ipv6Case:
+class Ipv6Case(OneTargetCase):
     name: str
     target: TargetSpec
     initiator: str
     ibft: bool  # True: the encoded table in guest memory; False: DHCPv6
     summary: str = ""
-
-    @property
-    def fixture(self) -> str:
-        return self.name
-
-    @property
-    def targets(self) -> tuple[TargetSpec, ...]:
-        return (self.target,)
 
     def root_path(self) -> str:
         """RFC 4173 root path with the IPv6 server in brackets (RFC 4173 §5)."""
