@@ -11,6 +11,10 @@ Rules (after mkosi's ``run.py`` and cloud-init's ``subp``):
   replaced by ``<redacted>`` (``iscsistart`` echoes an over-long ``-w`` value in its error);
 - every run has a timeout; the child runs in its own session and the whole process group is
   killed when it expires (``iscsistart`` forks an embedded iscsid);
+- the wait ends when the child does: on Linux >= 5.3 a pidfd (``pidfd_open(2)``) polled until it is
+  readable, which the kernel makes it when the process exits; elsewhere ``Popen.wait(timeout=)``,
+  which polls ``waitpid`` with sleeps growing to 50 ms (CPython ``Lib/subprocess.py``,
+  ``Popen._wait``), so a login was noticed up to 50 ms after it ended;
 - under ``--debug`` each command is logged as ``+ argv`` with secrets redacted;
 - failures become ``CommandError`` with ``kind`` ``missing`` / ``not-executable`` / ``timeout``,
   or a ``Result`` with the exit status for the caller to judge.
@@ -90,6 +94,38 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
+def _pidfd(pid: int) -> int | None:
+    """A pidfd for child ``pid`` (``pidfd_open(2)``, Linux >= 5.3), or ``None`` where there is none
+    (older kernels: ``ENOSYS``; a seccomp filter; other systems: no ``os.pidfd_open``)."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _ended(proc: subprocess.Popen[bytes], pidfd: int | None, seconds: float) -> bool:
+    """Wait at most ``seconds`` for ``proc`` to end; ``True`` (and the child reaped) when it did.
+    With a pidfd the wait returns when the child exits (poll(2) reports the pidfd readable then);
+    without one, ``Popen.wait(timeout=)``."""
+    import subprocess
+
+    if pidfd is None:
+        try:
+            proc.wait(timeout=seconds)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    import math
+    import select
+
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    if not poller.poll(math.ceil(seconds * 1000)):  # milliseconds, rounded up: never early
+        return False
+    proc.wait()  # exited: waitpid returns at once
+    return True
+
+
 def run(argv: Sequence[str], *, timeout: float, secrets: Sequence[str] = (), log: Logger | None = None,
         on_wait: Callable[[float], None] | None = None, wait_every: float = 5.0) -> Result:
     """Run ``argv`` and wait at most ``timeout`` seconds. ``on_wait(elapsed)`` is called every
@@ -120,13 +156,13 @@ def run(argv: Sequence[str], *, timeout: float, secrets: Sequence[str] = (), log
                                argv0=argv[0]) from None
         deadline = start + timeout
         next_wait = start + wait_every
-        while True:
-            now = time.monotonic()
-            step = max(0.0, min(deadline, next_wait if on_wait else deadline) - now)
-            try:
-                proc.wait(timeout=step)
-                break
-            except subprocess.TimeoutExpired:
+        pidfd = _pidfd(proc.pid)
+        try:
+            while True:
+                now = time.monotonic()
+                step = max(0.0, min(deadline, next_wait if on_wait else deadline) - now)
+                if _ended(proc, pidfd, step):
+                    break
                 now = time.monotonic()
                 if now >= deadline:
                     _kill_group(proc)
@@ -136,6 +172,9 @@ def run(argv: Sequence[str], *, timeout: float, secrets: Sequence[str] = (), log
                 if on_wait is not None and now >= next_wait:
                     on_wait(now - start)
                     next_wait += wait_every
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
         out_f.seek(0)
         err_f.seek(0)
         out, err = out_f.read(), err_f.read()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ibftkit.infra import run as run_module
 from ibftkit.infra.log import REDACTED, redact
 from ibftkit.infra.run import CommandError, clean_env, run, shown
 
@@ -65,8 +66,33 @@ def test_output_and_debug_lines_are_redacted() -> None:
     assert log.lines[0].startswith("+ ")
 
 
+@pytest.fixture(params=["pidfd", "Popen.wait"])
+def wait_by(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways to wait for the child: a pidfd (Linux >= 5.3, this machine) and, where there is
+    none, ``Popen.wait(timeout=)``."""
+    if request.param == "Popen.wait":
+        monkeypatch.setattr(run_module, "_pidfd", lambda pid: None)
+    return str(request.param)
+
+
 @pytest.mark.allow_subprocess
-def test_exit_status_and_last_line() -> None:
+def test_the_wait_polls_a_pidfd_where_the_kernel_has_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[int | None] = []
+    ended = run_module._ended
+
+    def spy(proc: object, pidfd: int | None, seconds: float) -> bool:
+        seen.append(pidfd)
+        return ended(proc, pidfd, seconds)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(run_module, "_ended", spy)
+    assert run([sys.executable, "-c", "pass"], timeout=30).ok
+    assert seen and all(fd is not None for fd in seen)  # os.pidfd_open: Python 3.9, Linux 5.3
+    with pytest.raises(OSError):
+        os.fstat(seen[0])  # closed after the wait
+
+
+@pytest.mark.allow_subprocess
+def test_exit_status_and_last_line(wait_by: str) -> None:
     r = run([sys.executable, "-c", "import sys; print('a'); print('first', file=sys.stderr); "
              "print('last', file=sys.stderr); sys.exit(7)"], timeout=30)
     assert r.returncode == 7 and not r.ok and r.last_line() == "last"
@@ -85,7 +111,7 @@ def test_missing_and_not_executable(tmp_path: Path) -> None:
 
 
 @pytest.mark.allow_subprocess
-def test_timeout_kills_the_whole_group(tmp_path: Path) -> None:
+def test_timeout_kills_the_whole_group(tmp_path: Path, wait_by: str) -> None:
     pidfile = tmp_path / "grandchild"
     script = (f"import os, subprocess, sys, time\n"
               f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
@@ -114,7 +140,7 @@ def test_stdin_is_devnull_and_cwd_root() -> None:
 
 
 @pytest.mark.allow_subprocess
-def test_a_daemon_left_behind_does_not_hold_the_wait() -> None:
+def test_a_daemon_left_behind_does_not_hold_the_wait(wait_by: str) -> None:
     """Like iscsid: the command forks a child that keeps stdout/stderr open and exits at once."""
     script = ("import os, sys, time\n"
               "if os.fork() == 0:\n"
