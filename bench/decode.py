@@ -2,7 +2,7 @@
 """Decode time per table and fleet throughput, measured in the same run.
 
 1. Per table: ``decode_table`` (every check and warning, the whole ``BootConfig`` model; each
-   structure unpacked with one ``struct.Struct`` derived from the construct layout) with its caches
+   structure unpacked with one ``struct.Struct`` generated from the construct layout) with its caches
    of decoded values emptied before every call (nothing carried over from the call before), against
    a plain ``struct.unpack_from`` parser of the same fields (addresses converted, strings sliced; no
    validation, no model). construct's interpreted parse of the same table (the reference the
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ibftkit.sources.ibft import decode as D  # noqa: E402
-from ibftkit.sources.ibft import layout as L  # noqa: E402
+from ibftkit.sources.ibft import spec as L  # noqa: E402
 
 HDR = struct.Struct("<4sIBB6s8sIII12s")
 SH = struct.Struct("<BBHBB")

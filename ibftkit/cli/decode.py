@@ -114,7 +114,7 @@ def run_encode(args: argparse.Namespace) -> int:
     from ..infra.files import write_atomic
     from ..model import BootConfig
     from ..sources.ibft.encode import encode_table
-    from ..sources.ibft.layout import IPXE_BIOS_MAX
+    from ..sources.ibft.spec import IPXE_BIOS_MAX
 
     try:
         text = Path(args.model).read_text(encoding="utf-8")

@@ -22,13 +22,16 @@ TABLE = ROOT / "fixtures" / "ibft" / "ipxe-bios-dhcp.bin"  # NIC 52:54:00:12:34:
 MAC = "52:54:00:12:34:56"
 
 #: Not before the network phase on the iBFT path: pyroute2 and scapy belong to the network phase and
-#: DHCP; the rest are standard-library modules that only rarely used functions of the path's modules
-#: (or of construct and dataclasses) need, imported on first use (``ibftkit.infra.lazyimport``).
+#: DHCP; construct (the iBFT's declared layout) to encoding and to the reference decoder: the table
+#: is read through the ``struct`` formats generated from it (``ibftkit/sources/ibft/flat.py``); the
+#: rest are standard-library modules that only rarely used functions of the path's modules (or of
+#: dataclasses) need, imported on first use (``ibftkit.infra.lazyimport``).
 NOT_BEFORE_NETWORK = (
     "pyroute2", "scapy", "asyncio", "json", "logging", "subprocess", "threading", "unittest", "ssl",
     "inspect", "ast", "dis", "tokenize", "traceback", "pdb", "hashlib", "pickle", "bz2", "lzma",
     "zlib", "platform", "textwrap", "urllib", "ibftkit.cli.init_dryrun", "ibftkit.render", "ibftkit.model_json",
     "ibftkit.network.plan_cmdline",  # the command line's own steps: only with network words on it
+    "construct", "ibftkit.sources.ibft.layout",
 )
 
 # -I -S as the initramfs launcher runs it (no site: its .pth files import more); this checkout first
@@ -74,9 +77,28 @@ def boot_path_modules(tmp_path: Path) -> set[str]:
 @pytest.mark.allow_subprocess
 def test_the_ibft_path_imports_nothing_it_does_not_use_before_the_network(tmp_path: Path) -> None:
     modules = boot_path_modules(tmp_path)
-    assert {"ibftkit.sources.ibft.decode", "construct", "ibftkit.network.plan"} <= modules  # the path ran
+    assert {"ibftkit.sources.ibft.decode", "ibftkit.sources.ibft.flat", "ibftkit.network.plan"} <= modules  # it ran
     loaded = sorted(m for m in modules if m.split(".")[0] in NOT_BEFORE_NETWORK or m in NOT_BEFORE_NETWORK)
     assert not loaded, f"imported before the network phase: {loaded}"
+
+
+@pytest.mark.allow_subprocess
+def test_a_dry_run_with_ibft_never_imports_construct(tmp_path: Path) -> None:
+    """``ibftkit-init --dry-run --ibft TABLE --json``, the whole run to its exit: the table is found
+    and decoded, the plan printed, and construct (with ``layout.py``) never imported."""
+    code = CHILD_PATHS + ("import ibftkit.cli.init as init\ncode = init.main(sys.argv[1:])\n"
+                          "print('CONSTRUCT', sorted(m for m in sys.modules if m.split('.')[0] == 'construct'"
+                          " or m == 'ibftkit.sources.ibft.layout'), 'ibftkit.sources.ibft.flat' in sys.modules,"
+                          " code, flush=True)\n")
+    links = tmp_path / "links.json"  # `ip -j -d link show` of the machine: eth0 with the NIC's MAC
+    links.write_text(f'[{{"ifindex": 2, "ifname": "eth0", "address": "{MAC}", "link_type": "ether"}}]')
+    (tmp_path / "cmdline").write_text("console=ttyS0\n")
+    argv = ["--dry-run", "--json", "--links", str(links), "--ibft", str(TABLE), "--cmdline", str(tmp_path / "cmdline"),
+            "--kmsg", "none", "--initiatorname-file", str(tmp_path / "missing")]
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(ROOT), _site_dirs(), *argv],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert '"iscsistart"' in done.stdout, done.stdout + done.stderr  # the table was decoded, the plan printed
+    assert done.stdout.splitlines()[-1] == "CONSTRUCT [] True 0", done.stdout + done.stderr
 
 
 @pytest.mark.allow_subprocess

@@ -1,8 +1,9 @@
 """Batch decoding (``ibftkit decode --format json PATH…``) and the flat ``struct`` parsers.
 
-The decoder unpacks each structure with one ``struct.Struct`` derived from the construct layout;
-it must be construct's own parse, result for result and message for message: every fixture table
-and a few thousand mutated ones (the fuzz test's mutations) are decoded both ways. A batch line
+The decoder unpacks each structure with one ``struct.Struct`` derived from the construct layout
+(``flat_layout``, generated into ``flat.py``: it must be what ``layout.py`` gives today); it must
+be construct's own parse, result for result and message for message: every fixture table and a few
+thousand mutated ones (the fuzz test's mutations) are decoded both ways. A batch line
 must be the single decode of that file, error for error.
 """
 
@@ -74,6 +75,28 @@ def test_flat_layout_is_the_construct_layout() -> None:
     assert L.flat_layout(L.StructHeader)[1] == ("id", "version", "length", "index", "flags")
     with pytest.raises(TypeError, match="no fixed struct format"):
         L.flat_layout(Struct("a" / Int8ul, "b" / VarInt))
+
+
+def test_the_generated_flat_module_is_what_the_layout_gives() -> None:
+    """``flat.py`` is generated (``python3 -m ibftkit.sources.ibft.layout --write-flat``): byte for
+    byte what ``render_flat`` writes from the construct declarations, so the decoder, which reads it
+    without construct, reads the layout that ``layout.py`` declares; the sizes in ``spec.py`` are
+    the layouts' own."""
+    from ibftkit.sources.ibft import flat as F
+    from ibftkit.sources.ibft import layout as L
+    from ibftkit.sources.ibft import spec as S
+
+    assert Path(F.__file__).read_text() == L.render_flat(), \
+        "ibftkit/sources/ibft/flat.py is stale: run python3 -m ibftkit.sources.ibft.layout --write-flat"
+    for name, (fmt, names) in F.FLAT.items():
+        flat, want = L.flat_layout(getattr(L, name))
+        assert (fmt, names) == (flat.format, want)
+    assert {sid: getattr(L, name) for sid, name in F.BY_ID.items()} == L.LAYOUTS
+    assert (S.HEADER_SIZE, S.STRUCT_HEADER_SIZE, S.CONTROL_SIZE) == \
+        (L.Header.sizeof(), L.StructHeader.sizeof(), L.Control.sizeof())
+    assert S.STRUCT_SIZES == {sid: layout.sizeof() for sid, layout in L.LAYOUTS.items()}
+    assert S.CHECKSUM_OFFSET == 9 and S.FIRST_SLOT_OFFSET == S.CONTROL_OFFSET + 8
+    assert S.CONTROL_SLOT_NAMES == F.FLAT["Control"][1][-5:]
 
 
 def test_checksum_is_the_byte_sum() -> None:

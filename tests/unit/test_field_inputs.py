@@ -13,7 +13,7 @@ import pytest
 from ibftkit.cli.main import main
 from ibftkit.infra.errors import StrictError
 from ibftkit.render import render
-from ibftkit.sources.ibft import layout as L
+from ibftkit.sources.ibft import spec as L
 from ibftkit.sources.ibft.locate import load_config
 from ibftkit.sources.ibft.sysfs import load_sysfs_tree
 

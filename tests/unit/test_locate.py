@@ -9,7 +9,7 @@ import pytest
 from ibftkit.infra.errors import NoTableError
 from ibftkit.render import render
 from ibftkit.render.kernel_view import kernel_view
-from ibftkit.sources.ibft import layout as L
+from ibftkit.sources.ibft import spec as L
 from ibftkit.sources.ibft.decode import decode_table
 from ibftkit.sources.ibft.locate import decode_scan, load_config, scan_image
 from ibftkit.sources.ibft.sysfs import parse_kernel_lun

@@ -38,8 +38,18 @@ from ...model import (
     TargetFlags,
     ip_from_packed16,
 )
-from . import layout as L
-from .layout import ConstructError as ConstructError  # construct's error type, for callers of this module
+from . import spec as L
+from .flat import BY_ID, FLAT
+
+
+def __getattr__(name: str) -> Any:
+    """``ConstructError``: construct's error type, for callers of this module; construct loads on
+    this first use, not with the decoder (a boot decodes its table without construct)."""
+    if name == "ConstructError":
+        from .layout import ConstructError
+
+        return ConstructError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def checksum_of(table: bytes) -> int:
@@ -83,15 +93,17 @@ _BOOT_SELECTED = int(TargetFlags.BOOT_SELECTED)
 _T = TypeVar("_T")
 
 
-def _record(layout: Any, name: str) -> tuple[struct.Struct, Any]:
-    flat, names = L.flat_layout(layout)
-    return flat, namedtuple(name, names)  # names come from the layout
+def _record(layout: str, name: str) -> tuple[struct.Struct, Any]:
+    """The ``struct.Struct`` and the record type of the layout named ``layout`` in ``layout.py``,
+    from ``flat.py`` (its ``flat_layout``, generated; tests/unit/test_decode_batch.py checks it)."""
+    fmt, names = FLAT[layout]
+    return struct.Struct(fmt), namedtuple(name, names)  # names come from the layout
 
 
-_HEADER, _HeaderRec = _record(L.Header, "HeaderRec")
-_SHDR, _StructHeaderRec = _record(L.StructHeader, "StructHeaderRec")
-_CONTROL, _ControlRec = _record(L.Control, "ControlRec")
-_FLAT = {sid: _record(layout, f"{L.STRUCTURE_NAMES[sid].title()}Rec") for sid, layout in L.LAYOUTS.items()}
+_HEADER, _HeaderRec = _record("Header", "HeaderRec")
+_SHDR, _StructHeaderRec = _record("StructHeader", "StructHeaderRec")
+_CONTROL, _ControlRec = _record("Control", "ControlRec")
+_FLAT = {sid: _record(layout, f"{L.STRUCTURE_NAMES[sid].title()}Rec") for sid, layout in BY_ID.items()}
 
 # Decoded values shared between tables (all immutable): addresses, LUNs and PCI addresses by their
 # bytes (emptied when full), the enums by their byte. A fleet repeats gateways, DNS servers,
@@ -202,8 +214,9 @@ class _Decoder:
     def warn(self, where: str, message: str) -> None:
         self.warnings.append(f"{where}: {message}")
 
-    def unpack(self, buf: bytes, offset: int, flat: struct.Struct, rec: Any, layout: Any) -> Any:
-        """The structure at ``buf[offset:]`` (bounds already checked) as a record of its fields."""
+    def unpack(self, buf: bytes, offset: int, flat: struct.Struct, rec: Any, layout: str) -> Any:
+        """The structure at ``buf[offset:]`` (bounds already checked) as a record of its fields;
+        ``layout`` names its construct declaration in ``layout.py``."""
         return _tuple_new(rec, flat.unpack_from(buf, offset))
 
     def parse(self, sid: int, offset: int, size: int, structure: str) -> Any:
@@ -212,7 +225,7 @@ class _Decoder:
                               f"(0x{offset:x}+{size} > length 0x{len(self.table):x})",
                               structure=structure, offset=offset)
         flat, rec = _FLAT[sid]
-        return self.unpack(self.table, offset, flat, rec, L.LAYOUTS[sid])
+        return self.unpack(self.table, offset, flat, rec, BY_ID[sid])
 
     def string(self, length: int, off: int, structure: str, name: str, ref_offset: int) -> str | None:
         """A heap string: ``None`` when the offset is 0 (the kernel's "absent")."""
@@ -257,7 +270,7 @@ class _Decoder:
         if len(data) < L.HEADER_SIZE:
             raise DecodeError(f"table truncated inside its {L.HEADER_SIZE}-byte header ({len(data)} bytes)",
                               structure="header", offset=len(data))
-        h = self.unpack(data, 0, _HEADER, _HeaderRec, L.Header)
+        h = self.unpack(data, 0, _HEADER, _HeaderRec, "Header")
         if h.length < L.HEADER_SIZE + L.CONTROL_SIZE:
             raise DecodeError(f"length {h.length} is too small for a header and a control structure "
                               f"(at least {L.HEADER_SIZE + L.CONTROL_SIZE})",
@@ -297,7 +310,7 @@ class _Decoder:
             raise DecodeError(f"{L.CONTROL_SIZE}-byte structure runs past the end of the table "
                               f"(0x{L.CONTROL_OFFSET:x}+{L.CONTROL_SIZE} > length 0x{len(self.table):x})",
                               structure="control", offset=L.CONTROL_OFFSET)
-        c = self.unpack(self.table, L.CONTROL_OFFSET, _CONTROL, _ControlRec, L.Control)
+        c = self.unpack(self.table, L.CONTROL_OFFSET, _CONTROL, _ControlRec, "Control")
         where = f"control at 0x{L.CONTROL_OFFSET:x}"
         if c.hdr_id != L.ID_CONTROL:
             raise DecodeError(f"structure id {c.hdr_id} (expected {L.ID_CONTROL}, control)",
@@ -354,7 +367,7 @@ class _Decoder:
             if off % 8:
                 self.warn(f"control.{slot} at 0x{slot_at:x}",
                           f"structure at 0x{off:x} is not 8-byte aligned (iBFT 1.03 §1.4.4.4)")
-            hdr = self.unpack(table, off, _SHDR, _StructHeaderRec, L.StructHeader)
+            hdr = self.unpack(table, off, _SHDR, _StructHeaderRec, "StructHeader")
             sid = hdr.id
             if sid not in L.STRUCT_SIZES:
                 what = "extensions" if sid == L.ID_EXTENSIONS else ("control" if sid == 1 else "unknown")
@@ -546,8 +559,11 @@ class _ConstructDecoder(_Decoder):
     def build(cls: type[_T], values: dict[str, Any]) -> _T:
         return cls(**values)
 
-    def unpack(self, buf: bytes, offset: int, flat: struct.Struct, rec: Any, layout: Any) -> Any:
-        return _tuple_new(rec, _flatten(layout.parse(buf[offset:offset + layout.sizeof()])))
+    def unpack(self, buf: bytes, offset: int, flat: struct.Struct, rec: Any, layout: str) -> Any:
+        from . import layout as construct_layout
+
+        s = getattr(construct_layout, layout)
+        return _tuple_new(rec, _flatten(s.parse(buf[offset:offset + s.sizeof()])))
 
 
 def _flatten(container: Any) -> list[Any]:

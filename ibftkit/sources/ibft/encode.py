@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from ...infra.errors import EncodeError
 from ...model import BootConfig, Initiator, Nic, TableHeader, Target, ip_to_packed16
 from . import layout as L
+from . import spec as S
 
 LAYOUT_NAMES = ("ipxe", "edk2", "ibftpl")
 _DEFAULT_OEM = {"ipxe": ("FENSYS", "iPXE"), "edk2": ("BOCHS", "BXPCFACP"), "ibftpl": ("DRACUT", "TEST")}
@@ -87,7 +88,7 @@ def _hdr(sid: int, size: int, index: int, flags: int, what: str) -> dict[str, in
 
 def _initiator(i: Initiator, heap: _Heap) -> bytes:
     return bytes(L.Initiator.build({
-        "hdr": _hdr(L.ID_INITIATOR, L.INITIATOR_SIZE, i.index, i.flags, "initiator"),
+        "hdr": _hdr(S.ID_INITIATOR, S.INITIATOR_SIZE, i.index, i.flags, "initiator"),
         "isns_server": ip_to_packed16(i.isns_server),
         "slp_server": ip_to_packed16(i.slp_server),
         "primary_radius_server": ip_to_packed16(i.primary_radius_server),
@@ -100,7 +101,7 @@ def _nic(n: Nic, hostname: dict[str, int]) -> bytes:
     what = f"nic[{n.index}]"
     mac = bytes.fromhex(n.mac.replace(":", "")) if n.mac else bytes(6)
     return bytes(L.Nic.build({
-        "hdr": _hdr(L.ID_NIC, L.NIC_SIZE, n.index, n.flags, what),
+        "hdr": _hdr(S.ID_NIC, S.NIC_SIZE, n.index, n.flags, what),
         "ip_address": ip_to_packed16(n.ip_address),
         "prefix_len": _u(n.prefix_len, 8, f"{what}.prefix_len"),
         "origin": _u(n.stored_origin, 8, f"{what}.origin"),
@@ -133,7 +134,7 @@ def _target(t: Target, strings: dict[str, dict[str, int]]) -> bytes:
     if t.ip_address is None and t.server_name:
         raise EncodeError(f"{what}: server {t.server_name!r} is a name; an iBFT holds only IP addresses")
     return bytes(L.Target.build({
-        "hdr": _hdr(L.ID_TARGET, L.TARGET_SIZE, t.index, t.flags, what),
+        "hdr": _hdr(S.ID_TARGET, S.TARGET_SIZE, t.index, t.flags, what),
         "ip_address": ip_to_packed16(t.ip_address),
         "port": _u(t.port, 16, f"{what}.port"),
         "lun": t.lun.raw,
@@ -159,14 +160,14 @@ class _Placement:
 
 def _place_ipxe(cfg: BootConfig) -> _Placement:
     pairs = max(2, len(cfg.nics), len(cfg.targets))
-    control_len = L.CONTROL_SIZE + 4 * (pairs - 2)
-    off = _align(L.HEADER_SIZE + control_len, 16)
+    control_len = S.CONTROL_SIZE + 4 * (pairs - 2)
+    off = _align(S.HEADER_SIZE + control_len, 16)
     initiator_at = off
-    off += _align(L.INITIATOR_SIZE, 16)
-    nic_at = [off + i * _align(L.NIC_SIZE, 16) for i in range(pairs)]
-    off += pairs * _align(L.NIC_SIZE, 16)
-    target_at = [off + i * _align(L.TARGET_SIZE, 16) for i in range(pairs)]
-    off += pairs * _align(L.TARGET_SIZE, 16)
+    off += _align(S.INITIATOR_SIZE, 16)
+    nic_at = [off + i * _align(S.NIC_SIZE, 16) for i in range(pairs)]
+    off += pairs * _align(S.NIC_SIZE, 16)
+    target_at = [off + i * _align(S.TARGET_SIZE, 16) for i in range(pairs)]
+    off += pairs * _align(S.TARGET_SIZE, 16)
     heap = _Heap(start=off)
     slots = []
     for i in range(pairs):
@@ -176,33 +177,33 @@ def _place_ipxe(cfg: BootConfig) -> _Placement:
 
 def _place_edk2(cfg: BootConfig) -> _Placement:
     pairs = max(len(cfg.nics), len(cfg.targets))
-    control_len = L.CONTROL_SIZE + 2 * max(0, 2 * pairs - 4)
-    initiator_at = L.HEADER_SIZE + _align(control_len, 8)
-    off = initiator_at + _align(L.INITIATOR_SIZE, 8)
+    control_len = S.CONTROL_SIZE + 2 * max(0, 2 * pairs - 4)
+    initiator_at = S.HEADER_SIZE + _align(control_len, 8)
+    off = initiator_at + _align(S.INITIATOR_SIZE, 8)
     nic_at, target_at = [], []
     for _ in range(pairs):
         nic_at.append(off)
-        off += _align(L.NIC_SIZE, 8)
+        off += _align(S.NIC_SIZE, 8)
         target_at.append(off)
-        off += _align(L.TARGET_SIZE, 8)
-    heap = _Heap(start=off, down=True, top=L.EDK2_TABLE_LENGTH)
+        off += _align(S.TARGET_SIZE, 8)
+    heap = _Heap(start=off, down=True, top=S.EDK2_TABLE_LENGTH)
     slots = []
     for i in range(max(2, pairs)):
         slots += [nic_at[i] if i < len(cfg.nics) else 0, target_at[i] if i < len(cfg.targets) else 0]
     return _Placement(control_len, initiator_at, nic_at, target_at, heap, slots,
-                      lambda: L.EDK2_TABLE_LENGTH, "pairs")
+                      lambda: S.EDK2_TABLE_LENGTH, "pairs")
 
 
 def _place_ibftpl(cfg: BootConfig) -> _Placement:
     n, t = len(cfg.nics), len(cfg.targets)
-    control_len = L.CONTROL_SIZE + 2 * max(0, n - 2) + 2 * max(0, t - 2)
-    off = _align(L.HEADER_SIZE + control_len, 8)
+    control_len = S.CONTROL_SIZE + 2 * max(0, n - 2) + 2 * max(0, t - 2)
+    off = _align(S.HEADER_SIZE + control_len, 8)
     initiator_at = off
-    off += _align(L.INITIATOR_SIZE, 8)
-    nic_at = [off + i * _align(L.NIC_SIZE, 8) for i in range(n)]
-    off += n * _align(L.NIC_SIZE, 8)
-    target_at = [off + i * _align(L.TARGET_SIZE, 8) for i in range(t)]
-    off += t * _align(L.TARGET_SIZE, 8)
+    off += _align(S.INITIATOR_SIZE, 8)
+    nic_at = [off + i * _align(S.NIC_SIZE, 8) for i in range(n)]
+    off += n * _align(S.NIC_SIZE, 8)
+    target_at = [off + i * _align(S.TARGET_SIZE, 8) for i in range(t)]
+    off += t * _align(S.TARGET_SIZE, 8)
     heap = _Heap(start=off)
 
     def at(lst: list[int], i: int) -> int:
@@ -249,7 +250,7 @@ def encode_table(cfg: BootConfig, layout: str = "ipxe") -> bytes:
     if len(h.signature) != 4:
         raise EncodeError(f"header.signature {h.signature!r} must be 4 characters")
     buf = bytearray(length)
-    buf[:L.HEADER_SIZE] = L.Header.build({
+    buf[:S.HEADER_SIZE] = L.Header.build({
         "signature": _text(h.signature, "header.signature"),
         "length": length,
         "revision": _u(h.revision, 8, "header.revision"),
@@ -262,13 +263,13 @@ def encode_table(cfg: BootConfig, layout: str = "ipxe") -> bytes:
         "reserved": bytes(12),
     })
     control = bytearray(p.control_len)
-    control[:6] = L.StructHeader.build({"id": L.ID_CONTROL, "version": 1, "length": p.control_len,
+    control[:6] = L.StructHeader.build({"id": S.ID_CONTROL, "version": 1, "length": p.control_len,
                                         "index": 0, "flags": _u(h.control_flags, 8, "control flags")})
     offsets = [p.initiator_at if cfg.initiator is not None else 0, *p.slots]
     for k, value in enumerate(offsets):
         control[8 + 2 * k:10 + 2 * k] = value.to_bytes(2, "little")
-    buf[L.CONTROL_OFFSET:L.CONTROL_OFFSET + p.control_len] = control
+    buf[S.CONTROL_OFFSET:S.CONTROL_OFFSET + p.control_len] = control
     for off, blob in blobs + heap.items:
         buf[off:off + len(blob)] = blob
-    buf[L.CHECKSUM_OFFSET] = (-sum(buf)) & 0xFF
+    buf[S.CHECKSUM_OFFSET] = (-sum(buf)) & 0xFF
     return bytes(buf)

@@ -1,45 +1,32 @@
-"""iBFT byte layout (iSCSI Boot Firmware Table 1.03), as construct definitions, and ``flat_layout``:
-one ``struct`` format for a whole structure, derived from its definition.
+"""iBFT byte layout (iSCSI Boot Firmware Table 1.03), as construct definitions: the one place the
+structures' fields are declared; ``flat_layout`` derives one ``struct`` format for a whole structure
+from its definition, and ``python3 -m ibftkit.sources.ibft.layout --write-flat`` writes those
+formats into ``flat.py``, which the decoder reads (so that a boot does not import construct).
 
 Sizes and offsets follow the spec as quoted by the Linux kernel (``include/linux/iscsi_ibft.h``,
 ``drivers/firmware/iscsi_ibft.c``), EDK2 (``IScsiBootFirmwareTable.h``) and iPXE (``ibft.h``); see
 ``docs/ibft.md``, "The structures"; section numbers below are the spec's, as version 1.02 numbers
 them. All integers are little-endian; every offset stored in the table is relative to the start of
-the table; every address field is 16 bytes (IPv4 as ``::ffff:a.b.c.d``).
+the table; every address field is 16 bytes (IPv4 as ``::ffff:a.b.c.d``). The plain constants (IDs,
+sizes, offsets, signatures) live in ``spec.py``.
 """
 
 from __future__ import annotations
 
 import struct
+import sys
+from pathlib import Path
 from typing import Any
 
 from ...infra.lazyimport import deferred
+from .spec import ID_INITIATOR, ID_NIC, ID_TARGET
 
 # construct imports pdb, inspect and traceback (its Debugger), hashlib (Checksum), pickle (Pickled)
 # and platform (to ask whether it runs on Windows) at start-up; none is used here, and together they
 # are more than half of construct's import time (ibftkit.infra.lazyimport).
 with deferred("pdb", "inspect", "traceback", "hashlib", "pickle", "platform"):
     from construct import Bytes, FormatField, Int8ul, Int16ul, Int32ul, Struct
-    from construct import ConstructError as ConstructError  # for decode.py: construct loads here only
-
-SIGNATURES = (b"iBFT", b"IBFT", b"BIFT")  # spec table, ACPI pointer spelling, Broadcom offload
-MEMORY_SIGNATURES = (b"iBFT", b"BIFT")  # what Linux's low-memory scan looks for
-
-# Legacy (BIOS) placement: Linux scans 0x80000..0xFFFFF in 16-byte steps, skipping the VGA hole.
-SCAN_START = 0x80000
-SCAN_END = 0x100000
-VGA_START = 0xA0000
-VGA_END = 0xC0000
-SCAN_STEP = 16
-
-# Structure IDs (iBFT 1.02 §3.4.1; Linux enum ibft_id).
-ID_CONTROL = 1
-ID_INITIATOR = 2
-ID_NIC = 3
-ID_TARGET = 4
-ID_EXTENSIONS = 5
-STRUCTURE_NAMES = {ID_CONTROL: "control", ID_INITIATOR: "initiator", ID_NIC: "nic",
-                   ID_TARGET: "target", ID_EXTENSIONS: "extensions"}
+    from construct import ConstructError as ConstructError  # decode.ConstructError: construct loads here only
 
 # Table header (iBFT 1.02 §3.3): the ACPI description header plus 12 reserved bytes.
 Header = Struct(
@@ -54,8 +41,6 @@ Header = Struct(
     "creator_revision" / Int32ul,
     "reserved" / Bytes(12),
 )
-HEADER_SIZE = 48
-CHECKSUM_OFFSET = 9
 
 # Common structure header (iBFT 1.02 §3.2).
 StructHeader = Struct(
@@ -65,7 +50,6 @@ StructHeader = Struct(
     "index" / Int8ul,
     "flags" / Int8ul,
 )
-STRUCT_HEADER_SIZE = 6
 
 # Control structure (iBFT 1.02 §3.4, §3.4.3; length >= 18; expansion offsets follow, 2 bytes each).
 Control = Struct(
@@ -77,10 +61,6 @@ Control = Struct(
     "nic1_off" / Int16ul,
     "target1_off" / Int16ul,
 )
-CONTROL_OFFSET = HEADER_SIZE
-CONTROL_SIZE = 18
-CONTROL_SLOT_NAMES = ("initiator_off", "nic0_off", "target0_off", "nic1_off", "target1_off")
-FIRST_SLOT_OFFSET = CONTROL_OFFSET + 8  # table offset of initiator_off
 
 # A (length, offset) reference to a string in the heap.
 HeapRef = Struct("length" / Int16ul, "offset" / Int16ul)
@@ -94,7 +74,6 @@ Initiator = Struct(
     "secondary_radius_server" / Bytes(16),
     "name" / HeapRef,
 )
-INITIATOR_SIZE = 74
 
 # NIC structure (iBFT 1.02 §3.6).
 Nic = Struct(
@@ -111,7 +90,6 @@ Nic = Struct(
     "pci_bdf" / Int16ul,
     "hostname" / HeapRef,
 )
-NIC_SIZE = 102
 
 # Target structure (iBFT 1.02 §3.7).
 Target = Struct(
@@ -127,23 +105,8 @@ Target = Struct(
     "reverse_chap_name" / HeapRef,
     "reverse_chap_secret" / HeapRef,
 )
-TARGET_SIZE = 54
 
-STRUCT_SIZES = {ID_INITIATOR: INITIATOR_SIZE, ID_NIC: NIC_SIZE, ID_TARGET: TARGET_SIZE}
 LAYOUTS = {ID_INITIATOR: Initiator, ID_NIC: Nic, ID_TARGET: Target}
-
-# Byte offsets of each heap reference inside its structure, for error messages.
-HEAP_FIELD_OFFSETS = {
-    ID_INITIATOR: {"name": 70},
-    ID_NIC: {"hostname": 98},
-    ID_TARGET: {"name": 34, "chap_name": 38, "chap_secret": 42, "reverse_chap_name": 46,
-                "reverse_chap_secret": 50},
-}
-
-# EDK2 writes the heap downwards from here and always reports this table length.
-EDK2_TABLE_LENGTH = 2048
-# iPXE's BIOS real-mode buffer (int13.c XBFTAB_SIZE): a larger table cannot be described.
-IPXE_BIOS_MAX = 768
 
 
 def flat_layout(layout: Any) -> tuple[struct.Struct, tuple[str, ...]]:
@@ -173,3 +136,66 @@ def flat_layout(layout: Any) -> tuple[struct.Struct, tuple[str, ...]]:
     if flat.size != layout.sizeof():
         raise TypeError(f"flat format {flat.format!r} is {flat.size} bytes, the layout {layout.sizeof()}")
     return flat, tuple(names)
+
+
+#: The layouts ``flat.py`` holds, by their names in this module, in the order it lists them.
+FLAT_LAYOUTS = ("Header", "StructHeader", "Control", "Initiator", "Nic", "Target")
+FLAT_PATH = Path(__file__).with_name("flat.py")
+_FLAT_HEADER = '''"""GENERATED from ibftkit/sources/ibft/layout.py by ``python3 -m ibftkit.sources.ibft.layout
+--write-flat``: do not edit by hand; change layout.py and run that command again
+(tests/unit/test_decode_batch.py fails while this file differs from what layout.py gives).
+
+Each iBFT structure as one little-endian ``struct`` format and its field names in order (a nested
+structure's fields as ``outer_inner``): ``layout.flat_layout`` of its construct declaration,
+written out so that decoding a table (``decode.py``) does not import construct.
+"""
+
+from __future__ import annotations
+'''
+
+
+def _wrapped(words: list[str], indent: str, width: int = 110) -> list[str]:
+    lines, line = [], indent
+    for word in words:
+        if line != indent and len(line) + len(word) + 1 > width:
+            lines.append(line.rstrip())
+            line = indent
+        line += word + " "
+    return [*lines, line.rstrip()]
+
+
+def render_flat() -> str:
+    """The text of ``flat.py``: for each layout of ``FLAT_LAYOUTS``, its ``flat_layout`` (struct
+    format, field names), and the layout name of each structure ID of ``LAYOUTS``."""
+    out = [_FLAT_HEADER, "#: layout name in layout.py -> (struct format, field names in order)",
+           "FLAT: dict[str, tuple[str, tuple[str, ...]]] = {"]
+    for name in FLAT_LAYOUTS:
+        flat, names = flat_layout(globals()[name])
+        out.append(f'    "{name}": ("{flat.format}", (')
+        out.extend(_wrapped([f'"{n}",' for n in names], " " * 8))
+        out.append("    )),")
+    out.append("}")
+    by_name = {id(v): k for k, v in globals().items() if k in FLAT_LAYOUTS}
+    ids = ", ".join(f'{sid}: "{by_name[id(layout)]}"' for sid, layout in LAYOUTS.items())
+    out += ["", "#: structure ID (spec.ID_*) -> the name of its layout (layout.LAYOUTS)",
+            f"BY_ID: dict[int, str] = {{{ids}}}", ""]
+    return "\n".join(out)
+
+
+def main(argv: list[str]) -> int:
+    """``--write-flat``: write ``flat.py`` from this module; ``--check-flat``: exit 1 if it differs."""
+    if argv == ["--write-flat"]:
+        FLAT_PATH.write_text(render_flat())
+        print(f"wrote {FLAT_PATH}", file=sys.stderr)
+        return 0
+    if argv == ["--check-flat"]:
+        same = FLAT_PATH.exists() and FLAT_PATH.read_text() == render_flat()
+        print(f"{FLAT_PATH}: {'up to date' if same else 'differs from layout.py (run --write-flat)'}",
+              file=sys.stderr)
+        return 0 if same else 1
+    print("usage: python3 -m ibftkit.sources.ibft.layout --write-flat|--check-flat", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ...infra.errors import DecodeError, NoTableError, StrictError
 from ...model import BootConfig, TableHeader
-from . import layout as L
+from . import spec as L
 from .decode import decode_table
 
 ACPI_TABLES = "sys/firmware/acpi/tables"
