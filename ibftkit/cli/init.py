@@ -13,7 +13,6 @@ is really touched (never by ``--dry-run`` on the iBFT path).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -27,8 +26,11 @@ from ..infra.timing import collect_again
 # (with ast, dis and tokenize, a tenth of the path's imports) for one use, the text signature of a
 # class without a docstring; shutil (argparse's help formatter reads the terminal width with it)
 # imports zlib, bz2 and lzma only to learn which archive formats it can offer; pathlib imports
-# urllib.parse for Path.as_uri().
-with deferred("inspect", "zlib", "bz2", "lzma", "urllib.parse"):
+# urllib.parse for Path.as_uri(); argparse imports gettext (which imports locale when first
+# called) to translate its messages, which it never does when no locale is chosen, as in an
+# initramfs (the stand-in answers then as gettext would: lazyimport.ANSWERS).
+with deferred("inspect", "zlib", "bz2", "lzma", "urllib.parse", "gettext"):
+    import argparse
     import dataclasses  # noqa: F401
     import pathlib  # noqa: F401
     import shutil  # noqa: F401

@@ -69,6 +69,37 @@ def _later(module: str, name: str) -> Any:
     return call
 
 
+#: The variables from which gettext takes the languages to look for, the first one set winning
+#: (CPython ``Lib/gettext.py``, ``find()``).
+LOCALE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
+
+
+def _untranslated(name: str) -> Any:
+    """``gettext.gettext`` or ``gettext.ngettext`` (``name``), answering without importing gettext
+    (and the ``locale`` module its ``find()`` imports) where the answer is known: when no locale is
+    chosen (none of :data:`LOCALE_VARIABLES` set, or the first one set is ``C``), gettext's
+    ``find()`` stops at the language ``C`` and looks for no catalog, so ``gettext(message)`` returns
+    ``message`` and ``ngettext(singular, plural, n)`` ``singular`` if ``n == 1`` else ``plural``
+    (``dgettext``, ``dngettext``), which is also what Debian's ``Lib/argparse.py`` does when it
+    cannot import gettext. With a locale chosen, or once the real module is imported (a program may
+    have bound a domain), the real function answers."""
+
+    def call(*args: Any) -> Any:
+        real = sys.modules.get("gettext")
+        if real is None or "__stand_in__" in vars(real):
+            chosen = next((v for v in map(os.environ.get, LOCALE_VARIABLES) if v), "C")
+            if chosen == "C":
+                if name == "gettext":
+                    return args[0]
+                return args[0] if args[2] == 1 else args[1]
+            sys.modules.pop("gettext", None)  # a stand-in: this call is its first use
+            real = importlib.import_module("gettext")
+        return getattr(real, name)(*args)
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
 #: What a stand-in answers without importing its module, because a package uses it while it
 #: imports: ``platform.system()``, with which construct (``construct/lib/py3compat.py``) learns
 #: whether it runs on Windows (on Linux ``os.uname().sysname``: CPython ``Lib/platform.py``, where
@@ -79,11 +110,13 @@ def _later(module: str, name: str) -> Any:
 ANSWERS: dict[str, dict[str, Any]] = {
     "platform": {"system": _sysname},
     "urllib.parse": {"quote_from_bytes": _later("urllib.parse", "quote_from_bytes")},
+    "gettext": {"gettext": _untranslated("gettext"), "ngettext": _untranslated("ngettext")},
 }
 
 
 def _stand_in(name: str) -> types.ModuleType:
     stub = types.ModuleType(name, f"stand-in for {name}, imported on first use (ibftkit.infra.lazyimport.deferred)")
+    stub.__dict__["__stand_in__"] = True
     for attr, value in ANSWERS.get(name, {}).items():
         setattr(stub, attr, value)
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from ibftkit.infra.lazyimport import LOCALE_VARIABLES
+
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "fixtures" / "ibft" / "ipxe-bios-dhcp.bin"  # NIC 52:54:00:12:34:56, one target
 MAC = "52:54:00:12:34:56"
@@ -30,6 +32,7 @@ NOT_BEFORE_NETWORK = (
     "pyroute2", "scapy", "asyncio", "json", "logging", "subprocess", "threading", "unittest", "ssl",
     "inspect", "ast", "dis", "tokenize", "traceback", "pdb", "hashlib", "pickle", "bz2", "lzma",
     "zlib", "platform", "textwrap", "urllib", "ibftkit.cli.init_dryrun", "ibftkit.render", "ibftkit.model_json",
+    "gettext", "locale",  # argparse's translations: none without a locale (lazyimport.LOCALE_VARIABLES)
     "ibftkit.network.plan_cmdline",  # the command line's own steps: only with network words on it
     "construct", "ibftkit.sources.ibft.layout",
 )
@@ -56,6 +59,13 @@ def _site_dirs() -> str:
     return os.pathsep.join([*site.getsitepackages(), site.getusersitepackages()])
 
 
+def initramfs_env() -> dict[str, str]:
+    """This environment without a locale (as an initramfs runs: the kernel passes ``HOME`` and
+    ``TERM``, initramfs-tools' and the VM guest's ``init`` add ``PATH``): argparse's messages then
+    need no gettext (``ibftkit.infra.lazyimport.LOCALE_VARIABLES``)."""
+    return {k: v for k, v in os.environ.items() if k not in LOCALE_VARIABLES}
+
+
 def boot_path_modules(tmp_path: Path) -> set[str]:
     image = bytearray(0x100000)
     image[0x9A000:0x9A000 + TABLE.stat().st_size] = TABLE.read_bytes()
@@ -68,7 +78,7 @@ def boot_path_modules(tmp_path: Path) -> set[str]:
             "--run-dir", str(tmp_path / "run"), "--node-dir", str(tmp_path / "nodes"),
             "--resolv-conf", str(tmp_path / "resolv.conf"), "--iscsistart", sys.executable, "--quiet"]
     done = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD, str(ROOT), _site_dirs(), MAC, *argv],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path, env=initramfs_env())
     lines = [line for line in done.stdout.splitlines() if line.startswith("MODULES ")]
     assert lines, f"the run did not reach the network phase: {done.stdout} {done.stderr}"
     return set(lines[0].split()[1:])

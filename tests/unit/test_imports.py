@@ -120,3 +120,25 @@ def test_a_name_imported_from_a_stand_in_calls_the_real_function(monkeypatch: py
     assert "urllib.parse" not in sys.modules
     assert quote_from_bytes(b"/a b") == real.quote_from_bytes(b"/a b") == "/a%20b"
     assert "urllib.parse" in sys.modules
+
+
+@pytest.mark.parametrize(("env", "imported"), [
+    ({}, False), ({"LANG": "C"}, False), ({"LANGUAGE": "", "LC_ALL": "C", "LANG": "de_DE.UTF-8"}, False),
+    ({"LANG": "de_DE.UTF-8"}, True), ({"LANGUAGE": "fr:de"}, True), ({"LC_MESSAGES": "C.UTF-8"}, True)])
+def test_argparse_gettext_without_gettext_unless_a_locale_is_chosen(monkeypatch: pytest.MonkeyPatch,
+                                                                   env: dict[str, str], imported: bool) -> None:
+    """argparse's ``from gettext import gettext as _, ngettext`` (ibftkit-init imports argparse so):
+    the answers are gettext's own; the module is imported only when a locale is chosen."""
+    import gettext as real
+
+    for name in imports.LOCALE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delitem(sys.modules, "gettext")
+    with imports.deferred("gettext"):
+        from gettext import gettext, ngettext
+    got = (gettext("usage: "), ngettext("one", "many", 1), ngettext("one", "many", 2))
+    assert ("gettext" in sys.modules) == imported
+    assert got == (real.gettext("usage: "), real.ngettext("one", "many", 1), real.ngettext("one", "many", 2))
+    assert got == ("usage: ", "one", "many")
