@@ -34,7 +34,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..model import BootConfig, IPAddress, Target
 
@@ -42,7 +42,8 @@ IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
 if TYPE_CHECKING:
     from ..infra.log import Logger
-    from ..network.plan import NetPlan
+    from ..network.plan import AddAddress, NetPlan, SetDns
+    from ..network.plan_extra import RunDhcp, SetHostname
 
 NODES = "run/initramfs/ibftkit/nodes"
 UNIT = "ibftkit-handoff.service"
@@ -220,7 +221,6 @@ def leave_handoff(cfg: BootConfig, plan: NetPlan, targets: Sequence[Target], par
     """``ibftkit-init --handoff``: the records of ``targets`` (logged in; TPGT from sysfs, else
     ``argv.DEFAULT_TPGT``), the NICs the plan configured as the kernel has them now, the plan's DNS
     servers and host name; see the module's description. Logs one line; ``OSError`` as :func:`write`."""
-    from ..network.plan import AddAddress, RunDhcp, SetDns, SetHostname
     from . import argv
 
     records = []
@@ -232,15 +232,17 @@ def leave_handoff(cfg: BootConfig, plan: NetPlan, targets: Sequence[Target], par
     dhcp: list[str] = []
     dns: tuple[IPAddress, ...] = ()
     hostname = None
-    for step in plan.steps:
-        if isinstance(step, (AddAddress, RunDhcp)) and step.ifname not in names:
-            names.append(step.ifname)
-        if isinstance(step, RunDhcp):
-            dhcp.append(step.ifname)
-        if isinstance(step, SetDns):
-            dns = step.servers
-        if isinstance(step, SetHostname):
-            hostname = step.hostname
+    for step in plan.steps:  # by ``kind``: RunDhcp's and SetHostname's module loads only with such a step
+        if step.kind in ("add_address", "run_dhcp"):
+            ifname = cast("AddAddress | RunDhcp", step).ifname
+            if ifname not in names:
+                names.append(ifname)
+        if step.kind == "run_dhcp":
+            dhcp.append(cast("RunDhcp", step).ifname)
+        if step.kind == "set_dns":
+            dns = cast("SetDns", step).servers
+        if step.kind == "set_hostname":
+            hostname = cast("SetHostname", step).hostname
     nics = kernel_nics(names, dhcp)
     written = write(root, records, nics, dns, hostname)
     log.info(f"hand-off: {len(records)} node record(s), {len(nics)} NIC(s) ({', '.join(names) or 'none'}) "

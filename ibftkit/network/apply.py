@@ -36,23 +36,12 @@ from .links import LinkInfo
 from .linkup import IFF_UP, wait_carrier
 from .linkup import lower_links as lower_links  # re-exported: the undo of raise_links
 from .linkup import raise_links as raise_links
-from .plan import (
-    AddAddress,
-    AddRoute,
-    CreateVlan,
-    LinkUp,
-    NetPlan,
-    RunDhcp,
-    SetDns,
-    SetHostname,
-    SetSysctl,
-    Step,
-    WaitCarrier,
-)
+from .plan import AddAddress, AddRoute, LinkUp, NetPlan, SetDns, Step, WaitCarrier
 from .sysctl import write_sysctl
 
 if TYPE_CHECKING:
     from .plan_cmdline import RunSlaac
+    from .plan_extra import CreateVlan, RunDhcp, SetHostname, SetSysctl
 
 IFF_LOWER_UP = 0x10000
 IFA_F_NODAD = 0x02
@@ -312,7 +301,7 @@ class _Applier:
 
     def run(self, step: Step) -> str:
         """Carry out one step; the handler is chosen by the step's type (``HANDLERS``)."""
-        handler = HANDLERS.get(type(step)) or _cmdline_handlers().get(type(step))
+        handler = HANDLERS.get(type(step)) or _extra_handlers().get(type(step)) or _cmdline_handlers().get(type(step))
         if handler is None:  # a step this build plans but cannot carry out: one line, nothing half-done
             raise _StepFailed(f"{step.kind} is not applied by this build of ibftkit")
         return handler(self, step)
@@ -396,6 +385,8 @@ class _Applier:
         from ..sources.dhcp.slaac import slaac_step
 
         nxt = self.result.plan.steps[self.result.plan.steps.index(step) + 1:][:1]
+        from .plan_extra import RunDhcp
+
         then6 = any(isinstance(s, RunDhcp) and s.family == 6 and s.ifname == step.ifname for s in nxt)
         return slaac_step(step.ifname, timeout=self.dhcp_timeout, progress=self.progress, then_dhcp6=then6)
 
@@ -478,24 +469,31 @@ def _link_step(applier: _Applier, step: Step) -> str:
 
 
 #: Plan step type -> the ``_Applier`` method that carries it out (a new step type adds a line here,
-#: or in :func:`_cmdline_handlers` for the command line's steps).
+#: or in :func:`_extra_handlers` or :func:`_cmdline_handlers` for the steps only some plans hold).
 HANDLERS: dict[type[Step], Callable[[_Applier, Any], str]] = {
     LinkUp: _Applier._link_up,
     WaitCarrier: _Applier._wait_carrier,
-    CreateVlan: _Applier._create_vlan,
     AddAddress: _Applier._add_address,
-    RunDhcp: _Applier._run_dhcp,
     AddRoute: _Applier._add_route,
     SetDns: _Applier._set_dns,
-    SetHostname: _Applier._set_hostname,
-    SetSysctl: _Applier._set_sysctl,
 }
+
+
+def _extra_handlers() -> dict[type[Step], Callable[[_Applier, Any], str]]:
+    """The handlers of the steps only some plans hold (``network.plan_extra``: a VLAN link, a DHCP
+    re-run, ARP sysctls, a host name). That module is imported here, when a step is not in
+    ``HANDLERS``, and not with this one: a plan without such a step never loads it."""
+    from .plan_extra import CreateVlan, RunDhcp, SetHostname, SetSysctl
+
+    return {CreateVlan: _Applier._create_vlan, RunDhcp: _Applier._run_dhcp, SetHostname: _Applier._set_hostname,
+            SetSysctl: _Applier._set_sysctl}
 
 
 def _cmdline_handlers() -> dict[type[Step], Callable[[_Applier, Any], str]]:
     """The handlers of the steps only the command line's words plan (``network.plan_cmdline``).
-    That module is imported here, when a step is not in ``HANDLERS``, and not with this one: a plan
-    from the iBFT alone never loads it (a plan holds such a step only once it is imported)."""
+    That module is imported here, when a step is in neither ``HANDLERS`` nor :func:`_extra_handlers`,
+    and not with this one: a plan from the iBFT alone never loads it (a plan holds such a step only
+    once it is imported)."""
     from .plan_cmdline import CreateBond, CreateBridge, RenameLink, RunSlaac, SetMac, SetMtu
 
     return {RenameLink: _link_step, CreateBond: _link_step, CreateBridge: _link_step, SetMac: _link_step,

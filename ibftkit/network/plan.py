@@ -28,7 +28,7 @@ import dataclasses
 import ipaddress
 import re
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..infra.errors import NetError
 from ..model import (
@@ -43,6 +43,12 @@ from ..model import (
     target_path,
 )
 from .links import LinkInfo, by_mac
+
+if TYPE_CHECKING:  # at run time through __getattr__ below: defined only when a plan holds one
+    from .plan_extra import CreateVlan as CreateVlan
+    from .plan_extra import RunDhcp as RunDhcp
+    from .plan_extra import SetHostname as SetHostname
+    from .plan_extra import SetSysctl as SetSysctl
 
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -60,6 +66,19 @@ DHCP_NOTE = "address came from DHCP in firmware; applying it statically; --dhcp-
 
 # --- steps ---------------------------------------------------------------------------------------
 
+#: The steps only some plans hold (a VLAN link, a DHCP re-run, ARP sysctls, a host name) live in
+#: ``plan_extra``, imported when a rule makes one; they stay importable from this module.
+_EXTRA = ("CreateVlan", "RunDhcp", "SetSysctl", "SetHostname")
+
+
+def __getattr__(name: str) -> Any:
+    """``from ibftkit.network.plan import RunDhcp`` (PEP 562): the step types of ``plan_extra``."""
+    if name in _EXTRA:
+        from . import plan_extra
+
+        return getattr(plan_extra, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 def _value(v: Any) -> Any:
     if isinstance(v, tuple):
@@ -69,10 +88,12 @@ def _value(v: Any) -> Any:
     return str(v)
 
 
-@dataclasses.dataclass(frozen=True)
 class Step:
-    """One change to the machine; ``kind`` names it in JSON."""
+    """One change to the machine; ``kind`` names it in JSON. Every step type is a frozen dataclass
+    subclass (compared, hashed and shown by its fields); ``Step`` itself has no fields, is never
+    made and is no dataclass, which would cost six compiled methods to define (docs/init.md, "Boot time")."""
 
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]  # each subclass's, from @dataclass
     kind: ClassVar[str] = ""
     #: The step waits for packets from the network (a DHCP exchange, router advertisements): the
     #: garbage collector goes back on before the steps run (``ibftkit.infra.timing.collect_again``).
@@ -112,19 +133,6 @@ class WaitCarrier(Step):
 
 
 @dataclasses.dataclass(frozen=True)
-class CreateVlan(Step):
-    """Create an 802.1Q link on the NIC for the firmware's VLAN id."""
-
-    kind: ClassVar[str] = "create_vlan"
-    ifname: str
-    parent: str
-    vlan_id: int
-
-    def describe(self) -> str:
-        return f"create 802.1Q link {self.ifname} (VID {self.vlan_id}) on {self.parent}"
-
-
-@dataclasses.dataclass(frozen=True)
 class AddAddress(Step):
     """Put the NIC's address (with its prefix) on the link."""
 
@@ -137,23 +145,6 @@ class AddAddress(Step):
     def describe(self) -> str:
         tail = f"; {self.note}" if self.note else ""
         return f"add address {self.address} to {self.ifname} (NIC[{self.nic_index}]{tail})"
-
-
-@dataclasses.dataclass(frozen=True)
-class RunDhcp(Step):
-    """Ask DHCP for the link's address instead of applying the firmware's (``--dhcp-rerun``)."""
-
-    kind: ClassVar[str] = "run_dhcp"
-    exchanges_packets: ClassVar[bool] = True
-    ifname: str
-    nic_index: int
-    firmware_address: IPInterface | None = None
-    family: int = 4  # 4: DHCPv4 (RFC 2131); 6: DHCPv6 (RFC 8415)
-
-    def describe(self) -> str:
-        had = f", firmware had {self.firmware_address}" if self.firmware_address else ""
-        proto = "DHCP" if self.family == 4 else "DHCPv6"
-        return f"ask {proto} for the address of {self.ifname} (NIC[{self.nic_index}]{had})"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,25 +173,6 @@ class AddRoute(Step):
 
 
 @dataclasses.dataclass(frozen=True)
-class SetSysctl(Step):
-    """Set one per-interface IPv4 sysctl (``net.ipv4.conf.<if>.<key>``); undone with the rest."""
-
-    kind: ClassVar[str] = "set_sysctl"
-    ifname: str
-    key: str
-    value: int
-    reason: str = ""
-
-    @property
-    def path(self) -> str:
-        return f"/proc/sys/net/ipv4/conf/{self.ifname}/{self.key}"
-
-    def describe(self) -> str:
-        why = f" ({self.reason})" if self.reason else ""
-        return f"set net.ipv4.conf.{self.ifname}.{self.key} = {self.value}{why}"
-
-
-@dataclasses.dataclass(frozen=True)
 class SetDns(Step):
     """Write the DNS servers into resolv.conf."""
 
@@ -209,17 +181,6 @@ class SetDns(Step):
 
     def describe(self) -> str:
         return "write resolv.conf with nameserver " + ", ".join(str(s) for s in self.servers)
-
-
-@dataclasses.dataclass(frozen=True)
-class SetHostname(Step):
-    """Set the host name the firmware or DHCP gave."""
-
-    kind: ClassVar[str] = "set_hostname"
-    hostname: str
-
-    def describe(self) -> str:
-        return f"set hostname {self.hostname}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -293,7 +254,7 @@ def find_link(nic: Nic, links: Sequence[LinkInfo]) -> LinkInfo:
 # --- the plan ------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False, repr=False)  # never compared (``is``) nor shown: no __eq__, no __repr__ to compile
 class _NicState:
     """A NIC of the configuration with the link it matched, while the plan is built."""
 
@@ -394,6 +355,8 @@ def rule_links(nic: Nic, link: LinkInfo, up: set[str]) -> tuple[list[Step], list
             notes.append(f"NIC[{nic.index}]: vlan field 0x{nic.vlan:04x} looks like a full 802.1Q TCI; "
                          f"using its VID {nic.vlan_id}")
         if l3 not in up:
+            from .plan_extra import CreateVlan
+
             steps += [CreateVlan(l3, link.ifname, nic.vlan_id), LinkUp(l3)]
             up.add(l3)
     return steps, notes, l3
@@ -410,6 +373,8 @@ def rule_address(nic: Nic, l3: str, iface: IPInterface | None, *, dhcp_rerun: bo
         notes.append(f"NIC[{nic.index}]: prefix length 0 makes every address on-link")
     from_dhcp = nic.is_dhcp
     if dhcp_rerun and from_dhcp:
+        from .plan_extra import RunDhcp
+
         steps.append(RunDhcp(l3, nic.index, iface, nic.family))  # the family of the address or DHCP server
     elif iface is not None and (l3, str(iface)) not in addressed:
         steps.append(AddAddress(l3, iface, nic.index, DHCP_NOTE if from_dhcp else ""))
@@ -494,6 +459,8 @@ def rule_arp(states: dict[int, _NicState]) -> RuleResult:
     shared = sorted({a for a, ia in nets.items() for b, ib in nets.items()
                      if a != b and ia.network.overlaps(ib.network)})
     steps: list[Step] = []
+    if shared:
+        from .plan_extra import SetSysctl
     for l3 in shared:
         why = f"{l3} shares {nets[l3].network} with " + ", ".join(
             b for b in shared if b != l3 and nets[b].network.overlaps(nets[l3].network))
@@ -528,6 +495,8 @@ def rule_hostname(ordered: Sequence[_NicState], *, set_hostname: bool) -> RuleRe
         return [], [f"hostname {name!r} not set (--no-hostname)"]
     if not _valid_hostname(name):
         return [], [f"hostname {name!r} is not a valid host name (RFC 1123): not set"]
+    from .plan_extra import SetHostname
+
     return [SetHostname(name)], []
 
 
@@ -572,5 +541,9 @@ def interface_of(address: IPAddress, plan_steps: Sequence[Step]) -> str | None:
     for s in plan_steps:
         if isinstance(s, AddRoute) and s.dst.prefixlen == 0 and s.dst.version == address.version:
             return s.ifname
+    if not any(s.exchanges_packets for s in plan_steps):
+        return None  # no RunDhcp (``plan_extra`` is then imported already)
+    from .plan_extra import RunDhcp
+
     dhcp = [s.ifname for s in plan_steps if isinstance(s, RunDhcp)]
     return dhcp[0] if len(dhcp) == 1 else None

@@ -76,19 +76,19 @@ def test_what_cannot_be_undone_is_named() -> None:
 
 
 def test_every_step_type_has_a_handler() -> None:
-    from ibftkit.network import plan, plan_cmdline
+    from ibftkit.network import plan, plan_cmdline, plan_extra
 
-    handled = set(A.HANDLERS) | set(A._cmdline_handlers())
-    kinds = {c for m in (plan, plan_cmdline) for c in vars(m).values()
+    handled = set(A.HANDLERS) | set(A._extra_handlers()) | set(A._cmdline_handlers())
+    kinds = {c for m in (plan, plan_extra, plan_cmdline) for c in vars(m).values()
              if isinstance(c, type) and issubclass(c, Step) and c is not Step}
     assert kinds <= handled, sorted(k.__name__ for k in kinds - handled)
 
 
 def test_packet_steps_say_so() -> None:
     """The steps that wait for packets (the collector goes back on before them, ``cli.init``)."""
-    from ibftkit.network import plan, plan_cmdline
+    from ibftkit.network import plan, plan_cmdline, plan_extra
 
-    kinds = {c.__name__ for m in (plan, plan_cmdline) for c in vars(m).values()
+    kinds = {c.__name__ for m in (plan, plan_extra, plan_cmdline) for c in vars(m).values()
              if isinstance(c, type) and issubclass(c, Step) and c.exchanges_packets}
     assert kinds == {"RunDhcp", "RunSlaac"}
 

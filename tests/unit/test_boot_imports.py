@@ -35,6 +35,7 @@ NOT_BEFORE_NETWORK = (
     "gettext", "locale",  # argparse's translations: none without a locale (lazyimport.LOCALE_VARIABLES)
     "ibftkit.network.plan_cmdline",  # the command line's own steps: only with network words on it
     "construct", "ibftkit.sources.ibft.layout",
+    "ibftkit.network.plan_extra",  # VLAN, DHCP re-run, sysctl, host name steps: only in plans that hold one
 )
 
 # -I -S as the initramfs launcher runs it (no site: its .pth files import more); this checkout first
@@ -142,3 +143,16 @@ def test_the_collector_is_back_on_for_the_logins() -> None:
         gc.enable()
     collect_again()
     assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+@pytest.mark.allow_subprocess
+def test_the_network_and_login_modules_define_no_step_the_plan_lacks() -> None:
+    """The network phase and the logins (``network.apply``, ``login.*``) load neither the steps only
+    some plans hold (``network.plan_extra``) nor the command line's (``network.plan_cmdline``): each
+    class costs its definition at boot (docs/init.md, "Boot time"); a plan with such a step has loaded them."""
+    code = ("import sys\nimport ibftkit.network.apply, ibftkit.login.retry, ibftkit.login.paths\n"
+            "import ibftkit.login.backends, ibftkit.login.argv, ibftkit.login.handoff\n"
+            "print([m for m in ('ibftkit.network.plan_extra', 'ibftkit.network.plan_cmdline') if m in sys.modules])\n")
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD_PATHS + code, str(ROOT), _site_dirs()],
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.splitlines()[-1:] == ["[]"], done.stdout + done.stderr
