@@ -362,14 +362,22 @@ class _Reader:
 
     def read(self, key: str, value: str | None) -> None:
         """One word: its method from :data:`_VALUE_WORDS` (only with a value) or :data:`_WORDS`,
-        else an ``ibftkit.*`` word, else nothing (a word ibftkit does not know is never an error)."""
+        else an ``ibftkit.*`` word; an ``ibftkit.*`` or ``rd.iscsi.*`` key ibftkit does not know is a
+        warning (``cmdline_checks.unknown_key_warning``), any other word nothing (never an error)."""
         if key in _VALUE_WORDS:
             if value:
                 _VALUE_WORDS[key](self, key, value)
+            elif key.startswith("ibftkit."):
+                _add_warning(self.warnings, f"kernel command line {key}{'' if value is None else '='}: "
+                             f"expected a value ({key}=…; docs/init.md), ignored")
         elif key in _WORDS:
             _WORDS[key](self, key, value)
-        elif key.startswith("ibftkit."):
-            _ibftkit_word(key, value, self.kw, self.interfaces)
+        elif key in IBFTKIT_KEYS:
+            _ibftkit_word(key, value, self.kw, self.interfaces, self.warnings)
+        elif key.startswith(("ibftkit.", "rd.iscsi.")) and key != "rd.iscsi.mp":  # (mp: docs/cmdline.md)
+            from .cmdline_checks import unknown_key_warning  # here: only an unknown key needs it
+
+            _add_warning(self.warnings, unknown_key_warning(key, value))
 
     def finish(self) -> Cmdline:
         kw, warnings, params = self.kw, self.warnings, self.params
@@ -398,8 +406,14 @@ class _Reader:
         if any("@" in n for n in self.netroots):
             warnings.append("netroot= carries CHAP credentials (user:password@): readable by every user in "
                             "/proc/cmdline")
-        return Cmdline(netroots=tuple(self.netroots), ip=tuple(self.ips), ifnames=tuple(self.ifnames),
-                       vlans=tuple(self.vlans), bonds=tuple(self.bonds), bridges=tuple(self.bridges),
+        ifnames, bonds, bridges = tuple(self.ifnames), tuple(self.bonds), tuple(self.bridges)
+        if len(ifnames) > 1 or bonds or bridges:  # a link named twice, a slave in two bonds: warnings
+            from .cmdline_checks import check_ifnames, check_members
+
+            ifnames = check_ifnames(ifnames, warnings)
+            bonds, bridges = check_members(bonds, bridges, warnings)
+        return Cmdline(netroots=tuple(self.netroots), ip=tuple(self.ips), ifnames=ifnames,
+                       vlans=tuple(self.vlans), bonds=bonds, bridges=bridges,
                        routes=tuple(self.routes), nameservers=tuple(self.nameservers),
                        interfaces=tuple(self.interfaces), params=tuple(params),
                        chap=(chap[0], chap[1], chap[2], chap[3]), warnings=tuple(warnings),
@@ -453,29 +467,47 @@ def _param(key: str, value: str) -> str:
     return value
 
 
-def _ibftkit_word(key: str, value: str | None, kw: dict[str, object], interfaces: list[str]) -> None:
-    """One ``ibftkit.*`` word (ibftkit's own: a bad value is a usage error, exit 2)."""
-    if key == "ibftkit.source" and value is not None:
+_IBFTKIT_FLAGS = ("ibftkit.dhcp-rerun", "ibftkit.strict", "ibftkit.quiet", "ibftkit.verbose", "ibftkit.debug")
+_IBFTKIT_NUMBERS = ("ibftkit.dhcp-timeout", "ibftkit.carrier-timeout", "ibftkit.login-backoff", "ibftkit.login-retries")
+#: every ``ibftkit.*`` key (docs/init.md, "Kernel command-line keys"); any other is warned about
+IBFTKIT_KEYS = ("ibftkit.source", "ibftkit.ibft", "ibftkit.interface", "ibftkit.initiator", *_IBFTKIT_NUMBERS,
+                "ibftkit.param", "ibftkit.backend", *_IBFTKIT_FLAGS)
+_TRUE = ("", "1", "yes", "true", "on")
+
+
+def _ibftkit_word(key: str, value: str | None, kw: dict[str, object], interfaces: list[str],
+                  warnings: list[str]) -> None:
+    """One ``ibftkit.*`` word (ibftkit's own: a bad value is a usage error, exit 2; a key that needs
+    a value given without one, or a flag with a value that is neither on nor off, is a warning)."""
+    if key in _IBFTKIT_FLAGS:
+        if value is not None and value.strip().lower() not in (*_TRUE, *_FALSE):
+            _add_warning(warnings, f"kernel command line {key}={value}: expected {key}, {key}=1 or {key}=0 "
+                         "(also yes/no, true/false, on/off); read as on")
+        kw[key.split(".", 1)[1].replace("-", "_")] = _flag(value)
+    elif value is None or (not value and key in ("ibftkit.ibft", "ibftkit.interface")):
+        _add_warning(warnings, f"kernel command line {key}{'' if value is None else '='}: expected a value "
+                     f"({key}=…; docs/init.md), ignored")
+    elif key == "ibftkit.source":
         names = tuple(v.strip() for v in value.split(",") if v.strip())
         bad = [n for n in names if n not in SOURCES]
         if bad or not names:
+            from .cmdline_checks import close_words
+
             raise UsageError(f"kernel command line ibftkit.source={value!r}: expected a list of "
-                             f"{', '.join(SOURCES)}")
+                             f"{', '.join(SOURCES)}" + (close_words(bad[0], SOURCES) if bad else ""))
         kw["sources"] = names
-    elif key == "ibftkit.ibft" and value:
+    elif key == "ibftkit.ibft":
         kw["ibft_path"] = value
-    elif key == "ibftkit.interface" and value:
+    elif key == "ibftkit.interface":
         interfaces += [v for v in value.split(",") if v]
-    elif key == "ibftkit.backend" and value is not None:
+    elif key == "ibftkit.backend":
         if value not in BACKENDS:
             raise UsageError(f"kernel command line ibftkit.backend={value!r}: expected {' or '.join(BACKENDS)}")
         kw["backend"] = value
-    elif key in ("ibftkit.dhcp-timeout", "ibftkit.carrier-timeout", "ibftkit.login-backoff"):
-        kw[key.split(".", 1)[1].replace("-", "_")] = float(_number(key, value, float))
     elif key == "ibftkit.login-retries":
         kw["login_retries"] = int(_number(key, value, int))
-    elif key in ("ibftkit.dhcp-rerun", "ibftkit.strict", "ibftkit.quiet", "ibftkit.verbose", "ibftkit.debug"):
-        kw[key.split(".", 1)[1].replace("-", "_")] = _flag(value)
+    elif key in _IBFTKIT_NUMBERS:
+        kw[key.split(".", 1)[1].replace("-", "_")] = float(_number(key, value, float))
 
 
 def _debian_target(d: dict[str, str], warnings: list[str], origin: str = "kernel command line") -> DebianTarget | None:

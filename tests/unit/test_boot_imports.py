@@ -36,6 +36,7 @@ NOT_BEFORE_NETWORK = (
     "ibftkit.network.plan_cmdline",  # the command line's own steps: only with network words on it
     "construct", "ibftkit.sources.ibft.layout",
     "ibftkit.network.plan_extra",  # VLAN, DHCP re-run, sysctl, host name steps: only in plans that hold one
+    "difflib", "ibftkit.sources.cmdline_checks",  # warnings about a misspelt key or a link named twice
 )
 
 # -I -S as the initramfs launcher runs it (no site: its .pth files import more); this checkout first
