@@ -59,6 +59,10 @@ def _sysname() -> str:
     return os.uname().sysname
 
 
+def _release() -> str:
+    return os.uname().release
+
+
 def _later(module: str, name: str) -> Any:
     """A function that imports ``module`` and calls its ``name`` when it is called."""
 
@@ -101,14 +105,16 @@ def _untranslated(name: str) -> Any:
 
 
 #: What a stand-in answers without importing its module, because a package uses it while it
-#: imports: ``platform.system()``, with which construct (``construct/lib/py3compat.py``) learns
-#: whether it runs on Windows (on Linux ``os.uname().sysname``: CPython ``Lib/platform.py``, where
-#: ``system()`` is ``uname().system`` and ``uname()`` takes it from ``os.uname()``; the module, with
-#: the nine regular expressions it compiles, is not needed); ``urllib.parse.quote_from_bytes``, which
+#: imports: ``platform.system()``, with which construct (``construct/lib/py3compat.py``) and
+#: ``uuid`` learn whether they run on Windows or AIX, and ``platform.release()``, which scapy
+#: (``scapy/consts.py``) compares with "XP" (on Linux ``os.uname().sysname`` and ``.release``: CPython
+#: ``Lib/platform.py``, where ``system()`` and ``release()`` are ``uname().system``/``.release`` and
+#: ``uname()`` takes them from ``os.uname()``; the module, with the nine regular expressions it
+#: compiles, is not needed); ``urllib.parse.quote_from_bytes``, which
 #: ``Lib/pathlib.py`` imports by name for ``Path.as_uri()`` (a function that imports the real one
 #: when called).
 ANSWERS: dict[str, dict[str, Any]] = {
-    "platform": {"system": _sysname},
+    "platform": {"system": _sysname, "release": _release},
     "urllib.parse": {"quote_from_bytes": _later("urllib.parse", "quote_from_bytes")},
     "gettext": {"gettext": _untranslated("gettext"), "ngettext": _untranslated("ngettext")},
 }

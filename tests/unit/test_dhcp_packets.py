@@ -538,3 +538,25 @@ def test_load_scapy_leaves_ipv6_and_the_interface_table_for_later() -> None:
             "print(conf.ipv6_enabled, p[UDP].chksum not in (0, None))")  # computed over IPv6
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines() == ["[] True 0 True False", "lo True", "True True"]
+
+
+@pytest.mark.allow_subprocess
+def test_load_scapy_leaves_the_stdlib_modules_scapy_does_not_use_for_later() -> None:
+    """The standard-library modules scapy imports but the client never uses are not loaded by
+    ``load_scapy()`` (no ``site``: its ``.pth`` files import more); scapy's references to them work,
+    each loading the real module on first use."""
+    import site
+
+    code = ("import os, sys; sys.path[:0] = [sys.argv[1]]; sys.path += sys.argv[2].split(os.pathsep);"
+            "pre = set(sys.modules);"
+            "from ibftkit.sources.dhcp.client import _DEFERRED_STDLIB, build_message, load_scapy; load_scapy();"
+            "build_message(1, mac='52:54:00:12:34:56', xid=1);"
+            "print([m for m in _DEFERRED_STDLIB if m in sys.modules and m not in pre]);"
+            "import scapy.data, scapy.utils, scapy.consts, platform;"
+            "print(scapy.utils.difflib.SequenceMatcher.__name__, scapy.data.hashlib.sha256(b'').hexdigest()[:8],"
+            " 'difflib' in sys.modules, platform.release() == os.uname().release, scapy.consts.WINDOWS_XP)")
+    sites = os.pathsep.join([*site.getsitepackages(), site.getusersitepackages()])
+    root = str(Path(__file__).resolve().parents[2])
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code, root, sites], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.splitlines() == ["[]", "SequenceMatcher e3b0c442 True True False"]

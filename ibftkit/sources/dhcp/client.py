@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ...infra.errors import DhcpError, DhcpTimeout, RootPathError
+from ...infra.lazyimport import deferred
 from ...infra.sysfs import read_attr
 from ...model import normalize_mac
 from .lease import Lease, decode_options, lease_from_reply, message_text
@@ -66,6 +67,18 @@ _UNUSED_SCAPY_TABLES = {"scapy.libs.manuf": "", "scapy.libs.bluetoothids": {}}
 #: Optional modules scapy probes at import and the client never uses: ``cryptography`` (for TLS
 #: and IPsec layers; 7-20 ms of its Rust bindings). Hidden during the import, as if not installed.
 _UNUSED_OPTIONAL_MODULES = ("cryptography",)
+
+#: Standard-library modules scapy imports at module level but uses only in functions the client never
+#: calls: ``hashlib`` (with OpenSSL's ``_hashlib``; ``scapy/data.py``, for cache file names),
+#: ``difflib`` (``hexdiff``, ``scapy/utils.py``), ``html`` (``scapy/themes.py``'s HTML themes), ``json``
+#: (``Packet.json``, ``scapy/packet.py``), ``locale`` (``scapy/utils.py``), ``code``/``codeop``/
+#: ``getopt``/``glob`` (``scapy/main.py``'s interactive shell), ``traceback`` (with ``textwrap``;
+#: ``logging`` formats exceptions with it), ``base64`` (``scapy/compat.py``), ``platform`` (``uuid``
+#: and ``scapy/consts.py`` call ``system()`` and ``release()``, which the stand-in answers from
+#: ``os.uname()``). Each is a stand-in during the import (``ibftkit.infra.lazyimport.deferred``) that
+#: imports the real module the first time anything reads from it.
+_DEFERRED_STDLIB = ("hashlib", "difflib", "html", "json", "locale", "code", "codeop", "getopt", "glob",
+                    "traceback", "textwrap", "base64", "platform")
 
 _scapy: types.SimpleNamespace | None = None
 
@@ -176,7 +189,7 @@ def scapy_diet(*, ipv6: bool = True) -> Iterator[None]:
         collecting = gc.isenabled()
         gc.disable()  # ~30,000 long-lived objects: no collection during the import can free any
         try:
-            with _nothing_unused(), _no_network_reads(ipv6=ipv6):
+            with deferred(*_DEFERRED_STDLIB), _nothing_unused(), _no_network_reads(ipv6=ipv6):
                 yield
         finally:
             # scapy's import leaves ~33,000 objects (layer classes, fields, tables) alive for the life

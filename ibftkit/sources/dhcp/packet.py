@@ -54,6 +54,8 @@ BPF_DHCP_CLIENT: tuple[tuple[int, int, int, int], ...] = (
 
 @dataclasses.dataclass(frozen=True)
 class LinkState:
+    """What ``check_interface`` reads: the MAC (``aa:bb:…``, lower case) and whether there is carrier."""
+
     mac: str
     carrier: bool
 
