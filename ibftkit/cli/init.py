@@ -14,7 +14,7 @@ is really touched (never by ``--dry-run`` on the iBFT path).
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..infra.errors import EXIT_LOGIN, EXIT_NETWORK, EXIT_NO_CONFIG, EXIT_OK, EXIT_USAGE
@@ -349,12 +349,17 @@ def run(args: argparse.Namespace, cl: Any, log: Any, state: dict[str, int], phas
         raise IscsiLoginError(f"{missing[0]}: not found or not executable (needed to log in; "
                               f"--{'iscsistart' if opts.backend == 'iscsistart' else 'backend'})")
     phases.begin("network")
-    configure_network(plan, args, opts, log, links)
-    state["phase"] = EXIT_LOGIN
-    phases.begin("login")
-    collect_again()  # the logins may take minutes and leave a child for the other paths
-    outcomes = _login(backend, cfg, args, opts, log, lambda targets: _handoff(cfg, plan, targets, merged,
-                                                                                       args, log))
+    boot_target = cfg.login_order()[0]
+    try:
+        configure_network(plan, args, opts, log, links,
+                          head_start=lambda: backend.head_start(cfg, boot_target, log))
+        state["phase"] = EXIT_LOGIN
+        phases.begin("login")
+        collect_again()  # the logins may take minutes and leave a child for the other paths
+        outcomes = _login(backend, cfg, args, opts, log, lambda targets: _handoff(cfg, plan, targets, merged,
+                                                                                           args, log))
+    finally:
+        backend.cancel_head_start()  # a login started ahead that the run did not wait for (an error, ^C)
     ok = sum(1 for o in outcomes if o.ok)
     pending = sum(1 for o in outcomes if o.pending)
     log.info(f"{ok} of {len(outcomes)} target{'s' if len(outcomes) != 1 else ''} logged in"
@@ -405,10 +410,34 @@ def _generic_nics(args: argparse.Namespace, cl: Any, opts: Any, log: Any, links:
     return nics_with_carrier(settings, cl, log, links=get_links(), raised=links)
 
 
-def configure_network(plan: Any, args: argparse.Namespace, opts: Any, log: Any, links: Any) -> None:
+#: plan steps that never wait for the network (``ibftkit.network.plan``): netlink requests and files
+_QUICK_STEPS = frozenset({"link_up", "add_address", "add_route", "set_sysctl", "set_dns", "set_hostname"})
+
+
+def head_start_point(plan: Any, carrier: Callable[[str], bool | None]) -> int:
+    """After how many of the plan's steps the boot target's login may start (0: before the first),
+    so that iscsistart's one-second wait before its login (``IscsistartBackend.head_start``) runs
+    beside the network's last steps: after the last step that may wait, i.e. a carrier wait on a
+    link without carrier now (``carrier(ifname)``, sysfs) and any step but a netlink request or a
+    file (DHCP, router advertisements, creating or changing a link); after every step when the plan
+    adds an IPv6 address (duplicate address detection keeps it tentative a while: RFC 4862 §5.4)."""
+    point = 0
+    for n, step in enumerate(plan.steps, 1):
+        if step.kind == "add_address" and step.address.version == 6:
+            return len(plan.steps)
+        if step.kind == "wait_carrier" and carrier(step.ifname) or step.kind in _QUICK_STEPS:
+            continue
+        point = n
+    return point
+
+
+def configure_network(plan: Any, args: argparse.Namespace, opts: Any, log: Any, links: Any,
+                      head_start: Callable[[], object] | None = None) -> None:
     """Apply the plan. The links it sets up go up before pyroute2 is imported, so carrier
     negotiation overlaps the import (docs/init.md "Boot time"); links set up earlier that the plan
-    does not use go down again (``links``: the run's ``RaisedLinks``, their one owner)."""
+    does not use go down again (``links``: the run's ``RaisedLinks``, their one owner).
+    ``head_start()`` is called once at :func:`head_start_point`."""
+    from ..infra.sysfs import Sysfs
     from ..network.apply import apply_plan, raise_links
     from ..network.plan import LinkUp
 
@@ -423,8 +452,16 @@ def configure_network(plan: Any, args: argparse.Namespace, opts: Any, log: Any, 
     def net_progress(text: str) -> None:
         (log.progress if text.startswith("waiting") else log.info)(text)
 
+    point = head_start_point(plan, Sysfs(args.firmware_root).carrier) if head_start is not None else -1
+    if point == 0 and head_start is not None:
+        head_start()
+
+    def on_step(n: int) -> None:
+        if n == point and head_start is not None:
+            head_start()
+
     apply_plan(plan, resolv_conf=args.resolv_conf, carrier_timeout=opts.carrier_timeout, progress=net_progress,
-               raised=links.names, dhcp_timeout=opts.dhcp_timeout)
+               raised=links.names, dhcp_timeout=opts.dhcp_timeout, on_step=on_step)
     links.configured = True
 
 

@@ -26,7 +26,7 @@ import os
 import shlex
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 from .errors import EXIT_LOGIN, IbftkitError
 from .log import REDACTED, Logger, redact
@@ -126,34 +126,24 @@ def _ended(proc: subprocess.Popen[bytes], pidfd: int | None, seconds: float) -> 
     return True
 
 
-def run(argv: Sequence[str], *, timeout: float, secrets: Sequence[str] = (), log: Logger | None = None,
-        on_wait: Callable[[float], None] | None = None, wait_every: float = 5.0) -> Result:
-    """Run ``argv`` and wait at most ``timeout`` seconds. ``on_wait(elapsed)`` is called every
-    ``wait_every`` seconds while the command runs (one progress line per wait)."""
-    import subprocess  # here, not at the top: ibftkit-init --dry-run never runs anything
+class Running:
+    """A command started by :func:`start`: :meth:`finish` waits for it (at most ``timeout`` s from
+    its start) and returns its ``Result``; :meth:`stop` kills its process group. Its output goes to
+    unlinked temporary files, not pipes: a daemon the command leaves behind (iscsid daemonizing,
+    iscsistart's forked event loop) may keep inherited descriptors open, and waiting for a pipe's
+    end would then wait for that daemon."""
 
-    argv = [str(a) for a in argv]
-    line = shown(argv, secrets)
-    if log is not None:
-        log.debug(f"+ {line}")
-    import tempfile
+    def __init__(self, argv: list[str], line: str, secrets: Sequence[str], log: Logger | None,
+                 proc: subprocess.Popen[bytes], files: tuple[IO[bytes], IO[bytes]], start: float) -> None:
+        self.argv, self.line, self.secrets, self.log = argv, line, tuple(secrets), log
+        self.proc, self.files, self.start = proc, files, start
 
-    # Output goes to unlinked temporary files, not pipes: a daemon the command leaves behind
-    # (iscsid daemonizing, iscsistart's forked event loop) may keep inherited descriptors open,
-    # and waiting for a pipe's end would then wait for that daemon.
-    with tempfile.TemporaryFile() as out_f, tempfile.TemporaryFile() as err_f:
-        start = time.monotonic()
-        try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out_f, stderr=err_f, env=clean_env(),
-                                    close_fds=True, start_new_session=True, cwd="/")
-        except FileNotFoundError:
-            raise CommandError(f"{argv[0]}: command not found", kind="missing", argv0=argv[0]) from None
-        except PermissionError:
-            raise CommandError(f"{argv[0]}: permission denied (not executable?)", kind="not-executable",
-                               argv0=argv[0]) from None
-        except OSError as e:
-            raise CommandError(f"{argv[0]}: cannot run ({e.strerror or e})", kind="not-executable",
-                               argv0=argv[0]) from None
+    def finish(self, *, timeout: float, on_wait: Callable[[float], None] | None = None,
+               wait_every: float = 5.0) -> Result:
+        """Wait until the command ends, at most ``timeout`` s from its start (then its group is
+        killed and ``CommandError(kind="timeout")`` raised); ``on_wait(elapsed)`` every
+        ``wait_every`` s while it runs."""
+        proc, start = self.proc, self.start
         deadline = start + timeout
         next_wait = start + wait_every
         pidfd = _pidfd(proc.pid)
@@ -167,24 +157,75 @@ def run(argv: Sequence[str], *, timeout: float, secrets: Sequence[str] = (), log
                 if now >= deadline:
                     _kill_group(proc)
                     proc.wait()
-                    raise CommandError(f"{line}: no result after {timeout:g} s; stopped", kind="timeout",
-                                       argv0=argv[0]) from None
+                    raise CommandError(f"{self.line}: no result after {timeout:g} s; stopped", kind="timeout",
+                                       argv0=self.argv[0]) from None
                 if on_wait is not None and now >= next_wait:
                     on_wait(now - start)
                     next_wait += wait_every
+            out_f, err_f = self.files
+            out_f.seek(0)
+            err_f.seek(0)
+            out, err = out_f.read(), err_f.read()
         finally:
             if pidfd is not None:
                 os.close(pidfd)
-        out_f.seek(0)
-        err_f.seek(0)
-        out, err = out_f.read(), err_f.read()
-    seconds = time.monotonic() - start
-    result = Result(tuple(argv), line, proc.returncode, redact(out.decode("utf-8", "replace"), secrets),
-                    redact(err.decode("utf-8", "replace"), secrets), seconds)
+            self._close()
+        seconds = time.monotonic() - start
+        secrets, log = self.secrets, self.log
+        result = Result(tuple(self.argv), self.line, proc.returncode, redact(out.decode("utf-8", "replace"), secrets),
+                        redact(err.decode("utf-8", "replace"), secrets), seconds)
+        if log is not None:
+            log.debug(f"  exit {result.returncode} after {seconds:.2f} s")
+            for text in (result.stdout, result.stderr):
+                for ln in text.splitlines():
+                    if ln.strip():
+                        log.debug(f"  | {ln.rstrip()}")
+        return result
+
+    def stop(self) -> None:
+        """Kill the command's process group and reap it (its output is dropped)."""
+        try:
+            if self.proc.poll() is None:
+                _kill_group(self.proc)
+            self.proc.wait()
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        for f in self.files:
+            f.close()
+
+
+def start(argv: Sequence[str], *, secrets: Sequence[str] = (), log: Logger | None = None) -> Running:
+    """Start ``argv`` (the rules above) and return at once; raises ``CommandError`` (``missing``,
+    ``not-executable``) when it cannot be started."""
+    import subprocess  # here, not at the top: ibftkit-init --dry-run never runs anything
+    import tempfile
+
+    argv = [str(a) for a in argv]
+    line = shown(argv, secrets)
     if log is not None:
-        log.debug(f"  exit {result.returncode} after {seconds:.2f} s")
-        for text in (result.stdout, result.stderr):
-            for ln in text.splitlines():
-                if ln.strip():
-                    log.debug(f"  | {ln.rstrip()}")
-    return result
+        log.debug(f"+ {line}")
+    files = (tempfile.TemporaryFile(), tempfile.TemporaryFile())
+    begun = time.monotonic()
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=files[0], stderr=files[1], env=clean_env(),
+                                close_fds=True, start_new_session=True, cwd="/")
+    except OSError as e:
+        for f in files:
+            f.close()
+        if isinstance(e, FileNotFoundError):
+            raise CommandError(f"{argv[0]}: command not found", kind="missing", argv0=argv[0]) from None
+        if isinstance(e, PermissionError):
+            raise CommandError(f"{argv[0]}: permission denied (not executable?)", kind="not-executable",
+                               argv0=argv[0]) from None
+        raise CommandError(f"{argv[0]}: cannot run ({e.strerror or e})", kind="not-executable",
+                           argv0=argv[0]) from None
+    return Running(argv, line, secrets, log, proc, files, begun)
+
+
+def run(argv: Sequence[str], *, timeout: float, secrets: Sequence[str] = (), log: Logger | None = None,
+        on_wait: Callable[[float], None] | None = None, wait_every: float = 5.0) -> Result:
+    """Run ``argv`` and wait at most ``timeout`` seconds. ``on_wait(elapsed)`` is called every
+    ``wait_every`` seconds while the command runs (one progress line per wait)."""
+    return start(argv, secrets=secrets, log=log).finish(timeout=timeout, on_wait=on_wait, wait_every=wait_every)

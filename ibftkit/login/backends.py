@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from ..infra.errors import IscsiLoginError
 from ..infra.log import Logger
-from ..infra.run import CommandError, Result, run
+from ..infra.run import CommandError, Result, Running, run, start
 from ..model import BootConfig, Target
 from .argv import (
     DEFAULT_TPGT,
@@ -139,6 +139,7 @@ class IscsistartBackend:
         self.params = tuple(params)
         self.sys_root = sys_root
         self.timeout = timeout
+        self._early: dict[int, Running] = {}
 
     def prepare(self, cfg: BootConfig, log: Logger) -> None:
         pass
@@ -150,13 +151,49 @@ class IscsistartBackend:
                                tpgt=tpgt_of(self.tpgts, target)),
                                      target.secrets()))]
 
-    def login(self, cfg: BootConfig, target: Target, log: Logger) -> Attempt:
-        argv = iscsistart_argv(cfg, target, program=self.program, params=self.params,
-                               tpgt=tpgt_of(self.tpgts, target))
-        label = target_label(target)
+    #: iscsistart's parent sleeps this long after forking its event loop, before it sends the login
+    #: request (open-iscsi ``usr/iscsistart.c``, ``main()``: ``sleep(1)``): a process started this
+    #: long before the portal is reachable loses no time (:meth:`head_start`)
+    head_start_s = 1.0
+
+    def head_start(self, cfg: BootConfig, target: Target, log: Logger) -> bool:
+        """Start iscsistart for ``target`` now, while the network's last steps are still applied:
+        its login request leaves :attr:`head_start_s` seconds later. The next :meth:`login` of this
+        target waits for this process instead of starting one; :meth:`cancel_head_start` stops it
+        (a portal that does not answer the TCP probe, a network that failed). False when nothing
+        was started (a session exists, or iscsistart cannot be run: the login then says why)."""
+        if target.index in self._early or session_present(target, sys_root=self.sys_root):
+            return False
         try:
-            r = run(argv, timeout=self.timeout, secrets=cfg.secrets(), log=log,
-                    on_wait=lambda s: log.progress(f"waiting for the login to {label} ({s:.0f} s)"))
+            self._early[target.index] = start(self._argv(cfg, target), secrets=cfg.secrets(), log=log)
+        except CommandError:
+            return False
+        log.info(f"started iscsistart for {target_label(target)} now: it sends its login "
+                 f"{self.head_start_s:g} s later, once the network is configured")
+        return True
+
+    def cancel_head_start(self, target: Target | None = None) -> None:
+        """Stop the process :meth:`head_start` left for ``target`` (every target: ``None``)."""
+        for index in [target.index] if target is not None else list(self._early):
+            running = self._early.pop(index, None)
+            if running is not None:
+                running.stop()
+
+    def _argv(self, cfg: BootConfig, target: Target) -> list[str]:
+        return iscsistart_argv(cfg, target, program=self.program, params=self.params,
+                               tpgt=tpgt_of(self.tpgts, target))
+
+    def login(self, cfg: BootConfig, target: Target, log: Logger) -> Attempt:
+        label = target_label(target)
+        running = self._early.pop(target.index, None)  # started by head_start
+
+        def on_wait(s: float) -> None:
+            log.progress(f"waiting for the login to {label} ({s:.0f} s)")
+
+        try:
+            r = (running.finish(timeout=self.timeout, on_wait=on_wait) if running is not None
+                 else run(self._argv(cfg, target), timeout=self.timeout, secrets=cfg.secrets(), log=log,
+                          on_wait=on_wait))
         except CommandError as e:
             return Attempt(False, str(e), retry=e.kind == "timeout")
         if r.ok:
@@ -189,6 +226,13 @@ class IscsiadmBackend:
         self.sys_root = sys_root
         self.timeout = timeout
         self.written: dict[int, Path] = {}
+
+    def head_start(self, cfg: BootConfig, target: Target, log: Logger) -> bool:
+        """Nothing to start ahead: iscsid (:meth:`prepare`) logs in as soon as iscsiadm asks."""
+        return False
+
+    def cancel_head_start(self, target: Target | None = None) -> None:
+        pass
 
     def _login_argv(self, target: Target) -> list[str]:
         return [self.iscsiadm, "-m", "node", "-T", str(target.name), "-p", _portal(target, tpgt_of(self.tpgts, target)),

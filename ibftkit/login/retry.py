@@ -96,6 +96,7 @@ def login_target(backend: Backend, cfg: BootConfig, target: Target, *, policy: R
         note = f"; {bound}" if bound and n == 1 and total > 1 else ""
         unreachable = probe(target) if probe is not None else None
         if unreachable is not None:
+            _cancel_head_start(backend, target)  # its login must not go out to a portal that does not answer
             attempt = Attempt(False, f"TCP connect to the portal failed: {unreachable}")
             log.progress(f"{label}: TCP connect to the portal failed: {unreachable}; no login attempt"
                          + (f" (attempt {n} of {total}{note})" if total > 1 else ""))
@@ -115,6 +116,12 @@ def login_target(backend: Backend, cfg: BootConfig, target: Target, *, policy: R
     backend.cleanup_failed(target)
     tries = f"{n} attempt{'s' if n != 1 else ''}"
     return TargetOutcome(target, False, n, f"{label}: login failed after {tries}; last: {attempt.message}", boot)
+
+
+def _cancel_head_start(backend: Backend, target: Target) -> None:
+    cancel = getattr(backend, "cancel_head_start", None)  # test doubles may not have it
+    if cancel is not None:
+        cancel(target)
 
 
 def login_all(backend: Backend, cfg: BootConfig, *, policy: RetryPolicy, log: Logger,

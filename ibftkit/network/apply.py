@@ -524,8 +524,10 @@ def _lease_interface(lease: Any) -> ipaddress.IPv4Interface | ipaddress.IPv6Inte
 
 def apply_plan(plan: NetPlan, *, resolv_conf: str = "/etc/resolv.conf", carrier_timeout: float = 10.0,
                netns: str | None = None, progress: Progress | None = None,
-               raised: Sequence[str] = (), dhcp_timeout: float = 30.0) -> ApplyResult:
+               raised: Sequence[str] = (), dhcp_timeout: float = 30.0,
+               on_step: Callable[[int], object] = id) -> ApplyResult:
     """Make the machine (or namespace ``netns``) match ``plan``; undo this run's changes on failure.
+    ``on_step(n)`` is called once step ``n`` (1-based) is done (``ibftkit.cli.init.head_start_point``).
 
     ``dhcp_timeout``: seconds a ``RunDhcp`` step (``--dhcp-rerun``) may take.
     ``raised``: links :func:`raise_links` already set up for this run; their ``LinkUp`` step records
@@ -560,6 +562,7 @@ def apply_plan(plan: NetPlan, *, resolv_conf: str = "/etc/resolv.conf", carrier_
                 result.log.append(f"step {n}: {line}")
                 if progress:
                     progress(f"step {n}: {line}")
+                on_step(n)
                 continue
             failed = _undo_with(ipr, result)
             tail = f"; undo left {'; '.join(failed)}" if failed else (

@@ -5,6 +5,11 @@
 JSON line to ``<dir>/calls.jsonl`` with its argv, its whole environment, its working directory
 and the command line the kernel shows (``/proc/self/cmdline``), then exits 0, or ``fail_code``
 for the first ``fail_times`` calls (a counter file makes "fail twice, then succeed").
+
+An ``iscsistart`` recorder first waits ``login_delay`` seconds (default 1, as the real one: its
+parent sleeps 1 s after forking its event loop before it sends the login request, open-iscsi
+``usr/iscsistart.c``): a process stopped before then (``ibftkit-init`` started it ahead of the
+portal probe, and the probe failed) has sent no login and leaves no record.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 SCRIPT = """#!{python}
-import json, os, sys
+import json, os, sys, time
+time.sleep({login_delay})
 d = {directory!r}
 with open(os.path.join(d, "calls.jsonl"), "a") as f:
     f.write(json.dumps({{"argv": sys.argv, "env": dict(os.environ), "cwd": os.getcwd(),
@@ -34,12 +40,15 @@ print({ok_message!r})
 
 def make_recorder(directory: Path, name: str = "iscsistart", *, fail_times: int = 0, fail_code: int = 1,
                   fail_message: str = "iscsistart: initiator reported error (19 - encountered non-retryable "
-                  "iSCSI login failure)", ok_message: str = "iscsistart: Logging into target") -> Path:
+                  "iSCSI login failure)", ok_message: str = "iscsistart: Logging into target",
+                  login_delay: float | None = None) -> Path:
     """The path of a recorder script in ``directory/name`` (``directory`` holds its records)."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / name
+    delay = (1.0 if name == "iscsistart" else 0.0) if login_delay is None else login_delay
     path.write_text(SCRIPT.format(python=sys.executable, directory=str(directory), fail_times=fail_times,
-                                  fail_code=fail_code, fail_message=fail_message, ok_message=ok_message))
+                                  fail_code=fail_code, fail_message=fail_message, ok_message=ok_message,
+                                  login_delay=delay))
     os.chmod(path, 0o755)
     return path
 
