@@ -27,7 +27,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("decode", help="decode an iBFT (file, memory image, sysfs tree, or this system)",
                        description="Decode an iSCSI Boot Firmware Table. Without PATH: this system's table, "
                        "found as the Linux kernel finds it. Exit 0 decoded (warnings allowed), 1 no table "
-                       "or invalid table (several PATHs: at least one), 2 usage.")
+                       "or invalid table (several PATHs: at least one), 2 usage (also: one PATH that is "
+                       "missing, unreadable or empty).")
     p.add_argument("path", nargs="*", metavar="PATH",
                    help="table file, memory image (with --scan), /dev/mem, or a /sys/firmware/ibft directory; "
                    "with --format json also several of them or a directory of them: one JSON object per line "
@@ -42,7 +43,8 @@ def register(sub: Any) -> None:
 
     e = sub.add_parser("encode", help="write an iBFT from a JSON model (decode --format json --show-secrets)",
                        description="Encode a model as iBFT bytes, laid out as the named firmware does. "
-                       "Exit 0 written, 1 invalid model, 2 usage.")
+                       "Exit 0 written, 1 invalid model, 2 usage (also: MODEL.json missing, unreadable or "
+                       "empty; OUT a directory or in a directory that is not there or not writable).")
     e.add_argument("model", metavar="MODEL.json")
     e.add_argument("--layout", choices=("ipxe", "edk2", "ibftpl"), default="ipxe",
                    help="placement of structures and strings: iPXE (default), EDK2/OVMF, or dracut's ibft.pl")
@@ -68,6 +70,11 @@ def run_decode(args: argparse.Namespace) -> int:
 
     if args.scan and not paths:
         raise UsageError("ibftkit decode: --scan needs a PATH (a memory image or /dev/mem)")
+    if paths:  # the file the user names: there, readable, not empty (exit 2 otherwise)
+        from ..infra.files import check_input
+        from .plan import IBFT_EXPECTED
+
+        check_input(paths[0], directory=True, empty=False, expected=IBFT_EXPECTED)
     cfg = load_config(paths[0] if paths else None, scan=args.scan, strict=args.strict)
     macs = local_macs() if args.format in ("iscsistart", "text") else {}
     netless = netless_pci(cfg) if args.format == "iscsistart" else {}
@@ -111,14 +118,17 @@ def _run_batch(args: argparse.Namespace, paths: list[str]) -> int:
 
 
 def run_encode(args: argparse.Namespace) -> int:
-    from ..infra.files import write_atomic
+    from ..infra.files import check_input, check_output, write_atomic
     from ..model import BootConfig
     from ..sources.ibft.encode import encode_table
     from ..sources.ibft.spec import IPXE_BIOS_MAX
 
+    out = Path(args.output)
+    check_input(args.model, empty=False, expected="the JSON 'decode --format json' prints")
+    check_output(out, option="-o")
     try:
         text = Path(args.model).read_text(encoding="utf-8")
-    except OSError as e:
+    except OSError as e:  # (gone since the check)
         raise ModelError(f"{args.model}: cannot read ({e.strerror or e})") from None
     except UnicodeDecodeError as e:  # a table given where its JSON model belongs
         raise ModelError(f"{args.model}: not JSON: byte 0x{e.object[e.start]:02x} at offset {e.start} "
@@ -137,7 +147,6 @@ def run_encode(args: argparse.Namespace) -> int:
         table = encode_table(cfg, args.layout)
     except IbftkitError as e:  # a model that reads but cannot be laid out: say which file
         raise ModelError(f"{args.model}: {e}") from None
-    out = Path(args.output)
     try:
         write_atomic(out, table)  # mode 0644: a table holds no more than the firmware shows anyone
     except OSError as e:

@@ -40,7 +40,8 @@ PROG = "ibftkit-init"
 EPILOG = """\
 exit status:
   0  the boot target is logged in (--dry-run: the plan was printed)
-  2  usage: a bad option or ibftkit.* kernel command-line value
+  2  usage: a bad option or ibftkit.* kernel command-line value, or a file named by an option
+     (--cmdline, --ibft, --links) that is missing, unreadable, a directory or empty
   3  no boot configuration found (no usable iBFT, netroot= or DHCP root path), or it is incomplete,
      or a malformed kernel command-line word (ip=, vlan=, rd.route=...; docs/cmdline.md)
   4  network failed (no NIC with the table's MAC, no carrier, DHCP for the address, netlink)
@@ -95,8 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="an iSCSI setting (iscsistart -P), overriding the root-disk defaults "
                    "(replacement_timeout=86400, NOP-outs off, initial_login_retry_max=3); repeatable")
     o = p.add_argument_group("behaviour")
-    o.add_argument("--cmdline", metavar="PATH", default="/proc/cmdline",
-                   help="read the kernel command line from PATH (default /proc/cmdline)")
+    o.add_argument("--cmdline", metavar="PATH", default=None,
+                   help="read the kernel command line from PATH (default /proc/cmdline; a PATH that cannot be "
+                   "read is exit 2, an empty one an empty command line)")
     o.add_argument("--dry-run", action="store_true",
                    help="print the source, the network plan and the exact commands (secrets redacted); "
                    "change nothing (no root needed)")
@@ -154,7 +156,9 @@ def _explicit(args: argparse.Namespace, *, strict: bool) -> tuple[Any, str, bool
         if static:
             raise UsageError(f"{', '.join(static)}: only valid with --root-path")
         from ..sources.ibft.locate import load_config
+        from .plan import check_ibft_arg
 
+        check_ibft_arg(args.ibft)
         return load_config(args.ibft, strict=strict), f"--ibft {args.ibft}", False
     cfg = config_from_args(ns)
     by_dhcp = args.address is None
@@ -176,7 +180,11 @@ def read_cmdline(args: argparse.Namespace, log: Any) -> Any:
 
     from ..sources.cmdline import load_cmdline, parse_iscsi_initramfs
 
-    cl = load_cmdline(args.cmdline)
+    if args.cmdline is not None:  # a file the user names must be there (the default: empty when absent)
+        from ..infra.files import check_input
+
+        check_input(args.cmdline, option="--cmdline")
+    cl = load_cmdline(args.cmdline) if args.cmdline is not None else load_cmdline()
     log.add_secrets(cl.secrets())
     for netroot in cl.netroots:
         from ..sources.rootpath import parse_root_path
@@ -239,8 +247,11 @@ def _links_getter(args: argparse.Namespace) -> Any:
 
         return list_links
     from ..infra.errors import UsageError
+    from ..infra.files import check_input
     from ..network.links import load_links_file
+    from .plan import LINKS_EXPECTED
 
+    check_input(path, option="--links", empty=False, expected=LINKS_EXPECTED)
     try:
         fixed = load_links_file(path)
     except ValueError as e:

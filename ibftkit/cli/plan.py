@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from ..infra.errors import IbftkitError, UsageError
+from ..infra.files import check_input
 from ..model import BootConfig
 from .main import seconds, warn
 
@@ -70,6 +71,19 @@ def _root_path_nic(args: argparse.Namespace) -> Any:
                secondary_dns=dns[1], hostname=args.hostname, ifname=args.interface)
 
 
+#: what ``--links FILE`` holds, for the one-line errors about it
+LINKS_EXPECTED = "what 'ip -j -d link show' prints"
+IBFT_EXPECTED = "an iBFT: a table file, a memory image or a /sys/firmware/ibft directory"
+
+
+def check_ibft_arg(path: str) -> None:
+    """``--ibft PATH`` as the user gave it: readable, not empty (a directory is a sysfs tree);
+    ``UsageError`` (exit 2) otherwise (``ibftkit.infra.files.check_input``)."""
+    check_input(path, option="--ibft", directory=True, empty=False, expected=IBFT_EXPECTED,
+                hint="firmware tables and /dev/mem are readable by root only" if path.startswith(("/sys/", "/dev/"))
+                else None)
+
+
 def config_from_args(args: argparse.Namespace) -> BootConfig:
     """The ``BootConfig`` the source options name."""
     static = [o for o, v in (("--interface", args.interface), ("--address", args.address),
@@ -80,6 +94,8 @@ def config_from_args(args: argparse.Namespace) -> BootConfig:
             raise UsageError(f"{', '.join(static)}: only valid with --root-path")
         from ..sources.ibft.locate import load_config
 
+        if args.ibft is not None:
+            check_ibft_arg(args.ibft)
         return load_config(args.ibft)
     if args.ibft is not None:
         raise UsageError("give either --ibft or --root-path, not both")
@@ -121,6 +137,7 @@ def load_links_arg(path: str | None) -> Any:
 
     if path is None:
         return list_links()
+    check_input(path, option="--links", empty=False, expected=LINKS_EXPECTED)
     try:
         return load_links_file(path)
     except ValueError as e:
@@ -135,8 +152,7 @@ def run(args: argparse.Namespace) -> int:
         from ..network.plan_cmdline import plan_boot, plan_for_cmdline
         from ..sources.cmdline import load_cmdline
 
-        if not __import__("os").path.exists(args.cmdline):
-            raise UsageError(f"--cmdline {args.cmdline}: no such file")
+        check_input(args.cmdline, option="--cmdline")
         cl = load_cmdline(args.cmdline)
         for w in cl.warnings:
             warn(w)

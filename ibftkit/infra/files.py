@@ -1,4 +1,9 @@
-"""Writing files all or nothing: the one atomic write of ibftkit.
+"""Files the user names, and writing files all or nothing: the one atomic write of ibftkit.
+
+``check_input``/``check_output`` check a path given on a command line (an option's argument or an
+operand) before anything is done with it, so that a missing, unreadable or empty file, or a
+directory where a file belongs, is one line naming the option, the path and why (the errno's
+text, strerror(3)) and exit status 2, never an empty read or a half-done run.
 
 ``write_atomic(path, data, mode=0o644)`` writes a temporary file in the same directory (opened
 ``O_CREAT | O_EXCL``, so never someone else's file), sets ``mode`` on it with ``fchmod`` (the umask
@@ -13,9 +18,13 @@ a CHAP secret is written (node records). Standard library only, and no ``tempfil
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
+import stat
 from pathlib import Path
+
+from .errors import UsageError, errno_text
 
 #: Mode of a file anyone may read: tables, renders, resolv.conf.
 PUBLIC = 0o644
@@ -50,3 +59,51 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, mode: int =
         except FileNotFoundError:
             pass
         raise
+
+
+def _where(path: str | os.PathLike[str], option: str) -> str:
+    return f"{option} {os.fspath(path)}" if option else os.fspath(path)
+
+
+def check_input(path: str | os.PathLike[str], *, option: str = "", directory: bool = False, empty: bool = True,
+                expected: str = "", hint: str | None = None) -> None:
+    """Check a file the user named, before it is read: it opens for reading and is not a directory
+    (unless ``directory``) nor an empty regular file (unless ``empty``; a file under ``/proc`` whose
+    size says 0 is read to tell).
+
+    Raises ``UsageError`` (exit 2) ``"OPTION PATH: why"`` (``why``: the errno's text, "empty file"),
+    with `` (expected …)`` when ``expected`` is given, and ``hint`` on a permission error.
+    """
+    where = _where(path, option)
+    tail = f" (expected {expected})" if expected else ""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # (a FIFO: no wait for a writer)
+    except OSError as e:
+        denied = e.errno in (errno.EACCES, errno.EPERM)
+        raise UsageError(f"{where}: {errno_text(e)}{tail}", hint=hint if denied else None) from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode) and not directory:
+            raise UsageError(f"{where}: {os.strerror(errno.EISDIR)}{tail}")
+        if not empty and stat.S_ISREG(st.st_mode) and st.st_size == 0 and not os.read(fd, 1):
+            raise UsageError(f"{where}: empty file{tail}")
+    except OSError as e:  # a read error (EIO; EISDIR from an odd file system)
+        raise UsageError(f"{where}: {errno_text(e)}{tail}") from None
+    finally:
+        os.close(fd)
+
+
+def check_output(path: str | os.PathLike[str], *, option: str = "") -> None:
+    """Check a file the user asked to be written, before any work: not a directory, and its
+    directory exists and is writable. Raises ``UsageError`` (exit 2) ``"OPTION PATH: why"``."""
+    where = _where(path, option)
+    target = Path(path)
+    parent = target.parent
+    if target.is_dir():
+        raise UsageError(f"{where}: {os.strerror(errno.EISDIR)}")
+    if not parent.exists():
+        raise UsageError(f"{where}: {os.strerror(errno.ENOENT)} (no directory {parent})")
+    if not parent.is_dir():
+        raise UsageError(f"{where}: {os.strerror(errno.ENOTDIR)} ({parent} is not a directory)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{where}: {os.strerror(errno.EACCES)} (cannot create files in {parent})")

@@ -26,6 +26,13 @@ def run(entry: object, argv: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+def empty_file(tmp_path: Path) -> str:
+    """An empty kernel command line (a --cmdline PATH that is missing is exit 2)."""
+    path = tmp_path / "empty-cmdline"
+    path.write_text("")
+    return str(path)
+
+
 def dry_run(tmp_path: Path, cmdline: str) -> tuple[int, str, str]:
     (tmp_path / "fw").mkdir(exist_ok=True)
     (tmp_path / "cmdline").write_text(cmdline + "\n")
@@ -78,7 +85,7 @@ def test_good_dracut_param_still_reaches_the_login(tmp_path: Path) -> None:
 
 def test_option_param_message_is_unchanged(tmp_path: Path) -> None:
     code, out, err = run(init_cli.main, ["--dry-run", "--ibft", str(TABLE), "--kmsg", "none", "--links", str(LINKS),
-                                         "--cmdline", str(tmp_path / "none"), "--param", "bogus"])
+                                         "--cmdline", empty_file(tmp_path), "--param", "bogus"])
     assert code == 2
     assert err.splitlines() == ["ibftkit-init: --param 'bogus': expected NAME=VALUE, "
                                 "like node.session.timeo.replacement_timeout=120"]
@@ -115,7 +122,7 @@ def test_dry_run_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     err = io.StringIO()
     with redirect_stdout(ClosedPipe()), redirect_stderr(err):
         code = init_cli.main(["--dry-run", "--ibft", str(TABLE), "--kmsg", "none", "--links", str(LINKS),
-                              "--cmdline", str(tmp_path / "none")])
+                              "--cmdline", empty_file(tmp_path)])
     assert code == 0
     assert "internal error" not in err.getvalue() and "BrokenPipeError" not in err.getvalue()
 
@@ -169,7 +176,7 @@ def test_init_md_dry_run_example_is_what_the_tool_prints(tmp_path: Path) -> None
     command, _, shown = block.partition("\n")
     argv = command.split()[2:]  # after "$ ibftkit-init"
     argv = [str(FIXTURES.parent / a) if a.startswith("fixtures/") else a for a in argv]
-    code, out, err = run(init_cli.main, [*argv, "--kmsg", "none", "--cmdline", str(tmp_path / "none")])
+    code, out, err = run(init_cli.main, [*argv, "--kmsg", "none", "--cmdline", empty_file(tmp_path)])
     assert code == 0, err
     assert out.replace(str(FIXTURES.parent) + "/", "") == shown
 
