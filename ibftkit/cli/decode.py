@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from ..infra.errors import EXIT_FAIL, IbftkitError, ModelError, UsageError
+from ..infra.errors import EXIT_FAIL, UsageError
 from .main import warn
 
 
@@ -118,41 +117,7 @@ def _run_batch(args: argparse.Namespace, paths: list[str]) -> int:
 
 
 def run_encode(args: argparse.Namespace) -> int:
-    from ..infra.files import check_input, check_output, write_atomic
-    from ..model import BootConfig
-    from ..sources.ibft.encode import encode_table
-    from ..sources.ibft.spec import IPXE_BIOS_MAX
+    """``ibftkit encode`` (``ibftkit.cli.encode``, imported when it runs)."""
+    from .encode import run_encode as run
 
-    out = Path(args.output)
-    check_input(args.model, empty=False, expected="the JSON 'decode --format json' prints")
-    check_output(out, option="-o")
-    try:
-        text = Path(args.model).read_text(encoding="utf-8")
-    except OSError as e:  # (gone since the check)
-        raise ModelError(f"{args.model}: cannot read ({e.strerror or e})") from None
-    except UnicodeDecodeError as e:  # a table given where its JSON model belongs
-        raise ModelError(f"{args.model}: not JSON: byte 0x{e.object[e.start]:02x} at offset {e.start} "
-                         "is not UTF-8 text (encode reads what 'decode --format json' prints)") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ModelError(f"{args.model}: not JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
-    if not isinstance(data, dict):
-        raise ModelError(f"{args.model}: expected a JSON object (what 'decode --format json' prints)")
-    try:
-        cfg = BootConfig.from_dict(data)
-    except IbftkitError as e:
-        raise ModelError(f"{args.model}: {e}") from None
-    try:
-        table = encode_table(cfg, args.layout)
-    except IbftkitError as e:  # a model that reads but cannot be laid out: say which file
-        raise ModelError(f"{args.model}: {e}") from None
-    try:
-        write_atomic(out, table)  # mode 0644: a table holds no more than the firmware shows anyone
-    except OSError as e:
-        raise IbftkitError(f"{out}: cannot write ({e.strerror or e})") from None
-    if args.layout == "ipxe" and len(table) > IPXE_BIOS_MAX:
-        warn(f"{len(table)} bytes: BIOS iPXE could not place a table this large "
-             f"(its buffer is {IPXE_BIOS_MAX} bytes); UEFI firmware can")
-    print(f"wrote {out}: {len(table)} bytes, layout {args.layout}", file=sys.stderr)
-    return 0
+    return run(args)
