@@ -9,9 +9,10 @@ leave the program's behaviour unchanged; they only move an import to the moment 
   first time something needs a name it defines.
 - :func:`deferred`: while a package imports, stand-ins for standard-library modules it imports but
   uses only in functions ibftkit never calls (construct's ``pdb`` for its ``Debugger``, ``hashlib``
-  for ``Checksum``, ``pickle`` for ``Pickled``); a stand-in imports the real module the first time an
-  attribute is read, so even those functions still work. The one call a package makes while it
-  imports (construct's ``platform.system()``) is answered as the module would (:data:`ANSWERS`).
+  for ``Checksum``, ``pickle`` for ``Pickled``, pyroute2's ``logging`` for its error paths); a
+  stand-in imports the real module the first time an attribute is read, so even those functions
+  still work. The calls a package makes while it imports (construct's ``platform.system()``,
+  pyroute2's ``logging.getLogger(__name__)``) are answered as the module would (:data:`ANSWERS`).
 
 (``importlib.util.LazyLoader`` does not help here: the ``import`` statement itself reads the module's
 ``__spec__``, which loads a lazy module at once.)
@@ -104,8 +105,27 @@ def _untranslated(name: str) -> Any:
     return call
 
 
+class _LaterLogger:
+    """What ``logging.getLogger(name)`` gives under :func:`deferred`: the real logger of that name,
+    looked up (importing ``logging``) at each use. ``logging.getLogger`` returns one logger per name
+    for the life of the process (CPython ``Lib/logging/__init__.py``, ``Manager.getLogger``), so every
+    call reaches the logger the package would have held, with the levels and handlers of that moment."""
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module("logging").getLogger(self.name), attr)
+
+    def __repr__(self) -> str:
+        return f"<logger {self.name} (imported on first use)>"
+
+
 #: What a stand-in answers without importing its module, because a package uses it while it
-#: imports: ``platform.system()``, with which construct (``construct/lib/py3compat.py``) and
+#: imports: ``logging.getLogger(__name__)``, with which pyroute2's message modules
+#: (``pyroute2/netlink/__init__.py``) keep a logger they use only when a message fails to decode
+#: (:class:`_LaterLogger`: ``logging`` with ``traceback``, ``string`` and their regular expressions
+#: loads then); ``platform.system()``, with which construct (``construct/lib/py3compat.py``) and
 #: ``uuid`` learn whether they run on Windows or AIX, and ``platform.release()``, which scapy
 #: (``scapy/consts.py``) compares with "XP" (on Linux ``os.uname().sysname`` and ``.release``: CPython
 #: ``Lib/platform.py``, where ``system()`` and ``release()`` are ``uname().system``/``.release`` and
@@ -114,6 +134,7 @@ def _untranslated(name: str) -> Any:
 #: ``Lib/pathlib.py`` imports by name for ``Path.as_uri()`` (a function that imports the real one
 #: when called).
 ANSWERS: dict[str, dict[str, Any]] = {
+    "logging": {"getLogger": _LaterLogger},
     "platform": {"system": _sysname, "release": _release},
     "urllib.parse": {"quote_from_bytes": _later("urllib.parse", "quote_from_bytes")},
     "gettext": {"gettext": _untranslated("gettext"), "ngettext": _untranslated("ngettext")},

@@ -33,7 +33,7 @@ from ..infra.errors import IbftkitError, NetError, errno_text
 from ..infra.files import write_atomic
 from ..infra.sysfs import STACKED_DEVTYPES
 from .links import LinkInfo
-from .linkup import IFF_UP, wait_carrier
+from .linkup import IFF_LOWER_UP, IFF_UP, wait_carrier
 from .linkup import lower_links as lower_links  # re-exported: the undo of raise_links
 from .linkup import raise_links as raise_links
 from .plan import AddAddress, AddRoute, LinkUp, NetPlan, SetDns, Step, WaitCarrier
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from .plan_cmdline import RunSlaac
     from .plan_extra import CreateVlan, RunDhcp, SetHostname, SetSysctl
 
-IFF_LOWER_UP = 0x10000
 IFA_F_NODAD = 0x02
 RT_TABLE_MAIN = 254
 RT_SCOPE_LINK = 253
@@ -197,6 +196,7 @@ class Netlink(Protocol):
 
     def link(self, command: str, **kwargs: Any) -> Any: ...
     def link_lookup(self, **kwargs: Any) -> list[int]: ...
+    def link_flags(self, ifname: str, index: int) -> int: ...
     def get_links(self, *args: Any, **kwargs: Any) -> Any: ...
     def addr(self, command: str, **kwargs: Any) -> Any: ...
     def get_addr(self, **kwargs: Any) -> Any: ...
@@ -224,10 +224,9 @@ def _open(netns: str | None) -> Netlink:
 
 
 def _netlink_error() -> type[BaseException]:
-    from ..infra.lazyimport import lean_package
-
-    lean_package("pyroute2")
-    from pyroute2.netlink.exceptions import NetlinkError
+    """pyroute2's ``NetlinkError``, through ``netlink``: imported there, pyroute2's message modules
+    load without what they need only for failures (``logging``, ``traceback``: ``lazyimport.deferred``)."""
+    from .netlink import NetlinkError
 
     return NetlinkError  # type: ignore[no-any-return]
 
@@ -308,7 +307,7 @@ class _Applier:
 
     def _link_up(self, step: LinkUp) -> str:
         index = self.index(step.ifname)
-        if int(_link(self.ipr, index)["flags"]) & IFF_UP:
+        if self.ipr.link_flags(step.ifname, index) & IFF_UP:
             if step.ifname not in self.raised:
                 return f"{step.ifname} already up"
             self.record(LinkRaised(f"set {step.ifname} up", index, step.ifname))
@@ -321,7 +320,7 @@ class _Applier:
         index = self.index(step.ifname)
         start = time.monotonic()
         if not wait_carrier([step.ifname], timeout=self.carrier_timeout, progress=self.progress, poll=POLL_INTERVAL,
-                            read=lambda _name: bool(int(_link(self.ipr, index)["flags"]) & IFF_LOWER_UP)):
+                            read=lambda _name: bool(self.ipr.link_flags(step.ifname, index) & IFF_LOWER_UP)):
             raise _StepFailed(f"no carrier on {step.ifname} after {self.carrier_timeout:g} s "
                               "(cable, switch port or peer down?)")
         return f"carrier on {step.ifname} after {time.monotonic() - start:.1f} s"

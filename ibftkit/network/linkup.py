@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from ..infra.sysfs import Sysfs
 
 IFF_UP = 0x1
+IFF_LOWER_UP = 0x10000  # include/uapi/linux/if.h: beyond the 16 bits of ifr_flags
 SIOCGIFFLAGS, SIOCSIFFLAGS = 0x8913, 0x8914  # netdevice(7)
 _IFREQ = "16sH22x"  # struct ifreq: ifr_name[IFNAMSIZ], ifr_flags (short), padding to 40 bytes
 
@@ -66,6 +67,42 @@ def wait_carrier(names: Sequence[str], *, timeout: float, read: Callable[[str], 
                      f"({elapsed:.1f} s of {timeout:g} s)")
             next_report += 1.0
         time.sleep(min(poll, max(0.0, timeout - elapsed)))
+
+
+def local_flags(ifname: str) -> int:
+    """The flags of link ``ifname`` in this process's network namespace, as rtnetlink's ``ifi_flags``
+    gives them (``RTM_GETLINK``) up to ``IFF_LOWER_UP``, read without a netlink message.
+
+    Both come from the kernel's ``dev_get_flags()`` (net/core/dev.c), which ``rtnl_fill_ifinfo()``
+    (net/core/rtnetlink.c) puts in ``ifi_flags``: its low 16 bits by ``ioctl(SIOCGIFFLAGS)``
+    (net/core/dev_ioctl.c: ``ifr_flags = (short)dev_get_flags(dev)``; netdevice(7)), and
+    ``IFF_LOWER_UP``, which that short cannot hold, from ``/sys/class/net/<if>/carrier``
+    (net/core/net-sysfs.c, ``carrier_show``: ``netif_carrier_ok()`` while the link runs, ``EINVAL``
+    otherwise -- ``dev_get_flags()`` sets ``IFF_LOWER_UP`` on the same two conditions). ``/sys`` is
+    taken to show this namespace's links, as everywhere on the boot path (``links.list_links``).
+    Bits above ``IFF_LOWER_UP`` (``IFF_DORMANT``, ``IFF_ECHO``) are not given.
+
+    Raises ``OSError``: no such link (``ENODEV``; also a name longer than ``IFNAMSIZ`` - 1, which
+    ``ifr_name`` cannot hold), or ``carrier`` unreadable other than by ``EINVAL``.
+    """
+    import errno
+    import fcntl
+    import struct
+
+    name = ifname.encode()
+    if not name or len(name) >= 16 or b"/" in name:
+        raise OSError(errno.ENODEV, f"no link named {ifname!r} for SIOCGIFFLAGS")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        out = fcntl.ioctl(sock, SIOCGIFFLAGS, struct.pack(_IFREQ, name, 0))
+    (flags,) = struct.unpack_from("16xH", out)
+    try:
+        with open(f"/sys/class/net/{ifname}/carrier", "rb") as f:
+            carrier = f.read().strip() == b"1"
+    except OSError as e:
+        if e.errno != errno.EINVAL:
+            raise
+        carrier = False
+    return int(flags) | (IFF_LOWER_UP if carrier else 0)
 
 
 def _set_up(sock: socket.socket, ifname: str, up: bool) -> bool:

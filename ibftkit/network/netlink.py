@@ -4,11 +4,15 @@ pyroute2's own message classes for every byte that goes to the kernel and comes 
 Why: pyroute2 0.9's ``IPRoute`` runs on asyncio (``pyroute2/netlink/core.py``,
 ``pyroute2/netlink/nlsocket.py``); importing it costs asyncio, ``concurrent.futures``, ``ssl`` and
 ``unittest.mock`` besides the message classes, about 1 s of a boot in a TCG guest
-(docs/vm-e2e.md). :class:`Rtnl` imports only ``pyroute2.netlink.rtnl.{ifinfmsg,ifaddrmsg,rtmsg}``
-and ``pyroute2.netlink.marshal``: the requests are pyroute2 ``nlmsg`` objects encoded by their own
-``encode()``, the answers are parsed by pyroute2's ``Marshal`` (so an error is pyroute2's
-``NetlinkError`` with the kernel's errno in ``code`` and its extended-ack text, exactly as from
-``IPRoute(ext_ack=True)``), and the messages returned are the ones ``IPRoute`` returns.
+(docs/vm-e2e.md). :class:`Rtnl` imports only ``pyroute2.netlink.rtnl.{ifaddrmsg,rtmsg}`` and
+``pyroute2.netlink.marshal``, and ``pyroute2.netlink.rtnl.ifinfmsg`` (with ``pyroute2.config``) when
+the first link message is built or arrives (:func:`link_class`): in its own namespace it finds a
+link's index and flags without one (:meth:`Rtnl.link_lookup`, :meth:`Rtnl.link_flags`), so a plan
+that adds addresses and routes to links that are up sends none. The messages it does send: the
+requests are pyroute2 ``nlmsg`` objects encoded by their own ``encode()``, the answers are parsed by
+pyroute2's ``Marshal`` (so an error is pyroute2's ``NetlinkError`` with the kernel's errno in
+``code`` and its extended-ack text, exactly as from ``IPRoute(ext_ack=True)``), and the messages
+returned are the ones ``IPRoute`` returns.
 
 It answers the calls of the ``Netlink`` protocol (``ibftkit.network.apply``) that the boot path
 makes, with ``IPRoute``'s keyword meanings (``pyroute2/iproute/linux.py``, ``pyroute2/requests/``),
@@ -16,7 +20,8 @@ and builds byte for byte the request ``IPRoute`` builds for them (``tests/unit/t
 holds requests recorded from ``IPRoute``):
 
 - ``link``: ``get``/``del`` by ``index`` or ``ifname``; ``set`` of ``state``, ``mtu``, ``address``
-  (MAC), ``ifname``, ``master``; ``dump``; ``link_lookup(ifname=…)``; ``get_links()``;
+  (MAC), ``ifname``, ``master``; ``dump``; ``link_lookup(ifname=…)``; ``get_links()``; and
+  ``link_flags(ifname, index)``, ``ifi_flags`` alone (not an ``IPRoute`` call);
 - ``addr``: ``add``/``del``/``replace`` of ``index``, ``address``, ``prefixlen``, ``flags``
   (``IFA_FLAGS``); ``dump``/``get_addr`` filtered by ``index``, ``family``, ``scope``;
 - ``route``: ``add``/``replace``/``del`` of ``dst``, ``oif``, ``gateway``, ``table``, ``scope``,
@@ -37,10 +42,10 @@ from ..infra.lazyimport import deferred, lean_package
 
 lean_package("pyroute2")  # its __init__ imports every pyroute2 API (NDB, sqlite3, asyncio)
 
-# traceback (pyroute2/netlink/__init__.py: only when logging a decoding failure) and pkgutil
-# (pyroute2/netlink/rtnl/ifinfmsg/__init__.py: only when registering a link kind) load on first use.
-with deferred("traceback", "pkgutil"):
-    import pyroute2.netlink.rtnl.ifinfmsg  # noqa: F401
+# logging and traceback (pyroute2/netlink/__init__.py: only when a message fails to decode) load on
+# first use.
+with deferred("logging", "traceback"):
+    import pyroute2.netlink  # noqa: F401
 
 from pyroute2.netlink import (  # noqa: E402
     NETLINK_EXT_ACK,
@@ -72,8 +77,9 @@ from pyroute2.netlink.rtnl import (  # noqa: E402
     rt_type,
 )
 from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg  # noqa: E402
-from pyroute2.netlink.rtnl.ifinfmsg import IFF_UP, ifinfmsg  # noqa: E402
 from pyroute2.netlink.rtnl.rtmsg import rtmsg  # noqa: E402
+
+from .linkup import IFF_UP, local_flags  # noqa: E402
 
 __all__ = ["NetlinkError", "Rtnl", "Unsupported", "encode_request", "iproute_class", "parse"]
 
@@ -107,13 +113,38 @@ class Unsupported(Exception):
     """A call this client does not encode itself (``Rtnl`` hands it to ``IPRoute``)."""
 
 
+LINK_TYPES = (RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK)
+
+
+def link_class() -> Any:
+    """pyroute2's ``ifinfmsg`` (``pyroute2/netlink/rtnl/ifinfmsg/__init__.py``), imported the first
+    time a link message is built or parsed: with its link-kind plugins and ``pyroute2.config``
+    (``multiprocessing``, ``platform``) it is the costliest message module, and a plan that only
+    adds addresses and routes sends no link message (``Rtnl.link_lookup``, ``Rtnl.link_flags``)."""
+    with deferred("logging", "traceback", "pkgutil"):  # pkgutil: only when registering a link kind
+        from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+    return ifinfmsg
+
+
+class _Classes(dict):  # type: ignore[type-arg]
+    """``Marshal.msg_map`` with the link messages' class looked up when one first arrives."""
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key in LINK_TYPES and not dict.__contains__(self, key):
+            self.update(dict.fromkeys(LINK_TYPES, link_class()))
+        return dict.get(self, key, default)
+
+    def copy(self) -> _Classes:
+        return _Classes(self)
+
+
 class _Marshal(Marshal):  # type: ignore[misc]
     """pyroute2's generic parser with the rtnetlink classes of the messages this client asks for
-    (the subset of ``MarshalRtnl.msg_map``, ``pyroute2/netlink/rtnl/marshal.py``)."""
+    (the subset of ``MarshalRtnl.msg_map``, ``pyroute2/netlink/rtnl/marshal.py``); ``ifinfmsg`` for
+    the link messages, imported when the first one comes (:func:`link_class`)."""
 
-    msg_map = {RTM_NEWLINK: ifinfmsg, RTM_DELLINK: ifinfmsg, RTM_GETLINK: ifinfmsg,
-               RTM_NEWADDR: ifaddrmsg, RTM_DELADDR: ifaddrmsg, RTM_GETADDR: ifaddrmsg,
-               RTM_NEWROUTE: rtmsg, RTM_DELROUTE: rtmsg, RTM_GETROUTE: rtmsg}
+    msg_map = _Classes({RTM_NEWADDR: ifaddrmsg, RTM_DELADDR: ifaddrmsg, RTM_GETADDR: ifaddrmsg,
+                        RTM_NEWROUTE: rtmsg, RTM_DELROUTE: rtmsg, RTM_GETROUTE: rtmsg})
 
 
 _MARSHAL = _Marshal()
@@ -143,6 +174,7 @@ def link_request(command: str, kwargs: dict[str, Any]) -> Any:
     """An ``ifinfmsg`` for ``IPRoute.link(command, **kwargs)`` (``RTNL_API.link``,
     ``pyroute2/requests/link.py``: ``state`` sets ``IFF_UP`` in ``flags`` and ``change``; a MAC in
     lower case; every other keyword is the ``IFLA_*`` attribute of that name, in the caller's order)."""
+    ifinfmsg = link_class()
     msg, mode = _request(ifinfmsg, LINK_COMMANDS, command)
     unknown = set(kwargs) - LINK_KEYS["set" if command == "set" else mode]
     if unknown:
@@ -153,7 +185,7 @@ def link_request(command: str, kwargs: dict[str, Any]) -> Any:
         if key == "index":
             msg["index"] = value
         elif key == "state":
-            msg["flags"] = IFF_UP if value == "up" else 0
+            msg["flags"] = IFF_UP if value == "up" else 0  # ifinfmsg.IFF_UP, netdevice(7)
             msg["change"] = IFF_UP
         else:
             if key == "address" and isinstance(value, str):
@@ -356,13 +388,36 @@ class Rtnl:
         return self._call(link_request, command, kwargs, "link")
 
     def link_lookup(self, **kwargs: Any) -> list[int]:
-        """``IPRoute.link_lookup(ifname=…)``: ``[index]``, or ``[]`` when there is no such link."""
+        """``IPRoute.link_lookup(ifname=…)``: ``[index]``, or ``[]`` when there is no such link.
+
+        In the process's own namespace by ``socket.if_nametoindex`` (``ioctl(SIOCGIFINDEX)``), which
+        finds a name as ``RTM_GETLINK`` with ``IFLA_IFNAME`` does (both ``netdev_name_node_lookup``,
+        net/core/dev.c: the name or an alternative name), so no link message (``ifinfmsg``) is
+        needed; a name it does not find is asked of the kernel by netlink as before."""
         if set(kwargs) != {"ifname"}:
             return list(self._iproute().link_lookup(**kwargs))
+        if self.netns is None:
+            try:
+                return [socket.if_nametoindex(kwargs["ifname"])]
+            except (OSError, ValueError, TypeError):
+                pass
         try:
             return [int(msg["index"]) for msg in self.link("get", **kwargs)][:1]
         except (NetlinkError, KeyError):
             return []
+
+    def link_flags(self, ifname: str, index: int) -> int:
+        """The flags of link ``index`` (named ``ifname``) as ``RTM_GETLINK``'s ``ifi_flags``
+        (``IFF_UP``, ``IFF_LOWER_UP``: include/uapi/linux/if.h). In the process's own namespace read
+        without a link message (``linkup.local_flags``: ``ioctl(SIOCGIFFLAGS)`` and the link's
+        ``carrier`` in sysfs); in a named namespace, or when that read fails, by ``RTM_GETLINK``."""
+        if self.netns is None:
+            try:
+                return local_flags(ifname)
+            except (OSError, ValueError):
+                pass
+        (msg,) = self.link("get", index=index)
+        return int(msg["flags"])
 
     def get_links(self, *indexes: Any, **kwargs: Any) -> list[Any]:
         """``IPRoute.get_links()``: every link; ``get_links(i, j)``: those links."""

@@ -157,3 +157,31 @@ def test_the_network_and_login_modules_define_no_step_the_plan_lacks() -> None:
     done = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD_PATHS + code, str(ROOT), _site_dirs()],
                           capture_output=True, text=True, timeout=60)
     assert done.stdout.splitlines()[-1:] == ["[]"], done.stdout + done.stderr
+
+
+@pytest.mark.allow_subprocess
+def test_addresses_and_routes_load_no_link_messages_and_no_logging() -> None:
+    """The network phase of the iBFT path sends address and route messages only (the links' index and
+    flags come without netlink: ``Rtnl.link_lookup``, ``Rtnl.link_flags``): building and parsing them
+    loads neither pyroute2's link messages (``ifinfmsg``, its plugins, ``pyroute2.config`` with
+    ``multiprocessing`` and ``platform``) nor ``logging``/``traceback`` (pyroute2's error paths). The
+    first link message loads ``ifinfmsg`` and decodes as before."""
+    answers = ROOT / "fixtures" / "netlink" / "answers.json"
+    code = ("import json, sys\nfrom ibftkit.network import apply, netlink\n"
+            "apply._netlink_error()\n"
+            f"a = json.loads(open({str(answers)!r}).read())['answers']\n"
+            "gram = lambda k: b''.join(bytes.fromhex(g) for g in a[k])\n"
+            "netlink.encode_request(netlink.addr_request('add', {'index': 2, 'address': '10.0.0.2',"
+            " 'prefixlen': 24}), 1, 1)\n"
+            "netlink.encode_request(netlink.route_request('add', {'dst': '0.0.0.0/0', 'oif': 2,"
+            " 'gateway': '10.0.0.1'}), 2, 1)\n"
+            "netlink.parse(gram('addr-dump-all')); netlink.parse(gram('route-dump-inet'))\n"
+            "netlink.parse(gram('addr-add-no-device'))\n"
+            "unwanted = ('pyroute2.netlink.rtnl.ifinfmsg', 'pyroute2.config', 'multiprocessing', 'platform',"
+            " 'logging', 'traceback', 'pkgutil')\n"
+            "print([m for m in unwanted if m in sys.modules])\n"
+            "print(netlink.parse(gram('link-get-d0'))[0].get('IFLA_IFNAME'),"
+            " 'pyroute2.netlink.rtnl.ifinfmsg' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD_PATHS + code, str(ROOT), _site_dirs()],
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.splitlines() == ["[]", "d0 True"], done.stdout + done.stderr

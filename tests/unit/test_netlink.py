@@ -110,9 +110,11 @@ def _with_seq(gram: bytes, seq: bytes) -> bytes:
     return bytes(out)
 
 
-def _client(sock: FakeSocket, fallback: Any = None) -> netlink.Rtnl:
+def _client(sock: FakeSocket, fallback: Any = None, netns: str | None = "fake") -> netlink.Rtnl:
+    """A client on ``sock``; in a named namespace (``netns``) unless told otherwise, so that every
+    call goes over the (fake) netlink socket."""
     client = object.__new__(netlink.Rtnl)
-    client.netns, client.ext_ack, client._seq, client.pid = None, True, 0, 4242
+    client.netns, client.ext_ack, client._seq, client.pid = netns, True, 0, 4242
     client.sock, client._fallback = sock, fallback  # type: ignore[assignment]
     return client
 
@@ -141,6 +143,31 @@ def test_client_raises_the_kernels_error_and_lookup_gives_nothing() -> None:
         ipr.addr("add", index=999, address="10.9.0.2", prefixlen=24)
     assert e.value.code == 19 and e.value.args[1] == "ipv4: Device not found"
     assert ipr.link_lookup(ifname="nosuch0") == []
+
+
+def test_in_its_own_namespace_index_and_flags_cost_no_link_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a named namespace the index comes from ``if_nametoindex`` and the flags from
+    ``linkup.local_flags`` (ioctl and sysfs); a link either does not know is asked by ``RTM_GETLINK``."""
+    def index(name: str) -> int:
+        if name != "d0":
+            raise OSError(19, "No such device")
+        return 2
+
+    def flags(name: str) -> int:
+        if name != "d0":
+            raise OSError(19, "No such device")
+        return 0x10043  # IFF_UP | IFF_BROADCAST | IFF_RUNNING | IFF_LOWER_UP
+
+    monkeypatch.setattr(netlink.socket, "if_nametoindex", index)
+    monkeypatch.setattr(netlink, "local_flags", flags)
+    sock = FakeSocket(ANSWERS["link-get-d0"], ANSWERS["link-get-d0"])
+    ipr = _client(sock, netns=None)
+    assert ipr.link_lookup(ifname="d0") == [2] and ipr.link_flags("d0", 2) == 0x10043
+    assert sock.sent == []
+    (recorded,) = netlink.parse(ANSWERS["link-get-d0"][0])[:1]
+    assert ipr.link_lookup(ifname="x0") == [2]  # the kernel's (recorded) answer
+    assert ipr.link_flags("x0", 2) == int(recorded["flags"])
+    assert [int.from_bytes(m[4:6], sys.byteorder) for m in sock.sent] == [18, 18]  # RTM_GETLINK
 
 
 def test_client_hands_other_calls_to_iproute_and_closes_both() -> None:
