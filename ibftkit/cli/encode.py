@@ -76,13 +76,13 @@ def run_encode(args: argparse.Namespace) -> int:
     check_input(args.model, empty=False, expected=MODEL_EXPECTED)
     check_output(out, option="-o")
     cfg = read_model(args.model)
-    problems = boot_problems(cfg)
-    if problems:
-        raise ModelError(f"{args.model}: describes no boot: {'; '.join(problems)}; nothing written")
     try:
         table = encode_table(cfg, args.layout)
     except IbftkitError as e:  # a model that reads but cannot be laid out: say which file
         raise ModelError(f"{args.model}: {e}") from None
+    problems = boot_problems(cfg)
+    if problems:
+        raise ModelError(f"{args.model}: describes no boot: {'; '.join(problems)}; nothing written")
     try:
         write_atomic(out, table)  # mode 0644: a table holds no more than the firmware shows anyone
     except OSError as e:
