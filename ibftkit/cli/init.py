@@ -41,7 +41,7 @@ EPILOG = """\
 exit status:
   0  the boot target is logged in (--dry-run: the plan was printed)
   2  usage: a bad option or ibftkit.* kernel command-line value, or a file named by an option
-     (--cmdline, --ibft, --links) that is missing, unreadable, a directory or empty
+     (--cmdline, --ibft, --links, --kmsg) that is missing, unreadable, a directory or empty
   3  no boot configuration found (no usable iBFT, netroot= or DHCP root path), or it is incomplete,
      or a malformed kernel command-line word (ip=, vlan=, rd.route=...; docs/cmdline.md)
   4  network failed (no NIC with the table's MAC, no carrier, DHCP for the address, netlink)
@@ -123,8 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--timings", action="store_true",
                    help="at the end, one line with the seconds each phase took, from the process's start "
                    "(start-up, options, source, plan, network, login)")
-    o.add_argument("--kmsg", metavar="PATH", default="/dev/kmsg",
-                   help="also log to this kernel log device when writable (default /dev/kmsg; 'none': off)")
+    o.add_argument("--kmsg", metavar="PATH", default=None,
+                   help="also log to this kernel log device (default /dev/kmsg, when writable; a PATH given "
+                   "that cannot be written is exit 2; 'none': off)")
     # for tests and captured systems: where the firmware tables and iSCSI state live
     o.add_argument("--firmware-root", default="/", help=argparse.SUPPRESS)
     o.add_argument("--initiatorname-file", default="/etc/iscsi/initiatorname.iscsi", help=argparse.SUPPRESS)
@@ -525,7 +526,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         state["timings"] = int(args.timings)
         state["dry_run"] = int(args.dry_run)
         state["phase"] = EXIT_NO_CONFIG
-        log.set_kmsg(None if args.kmsg in ("none", "") else args.kmsg)
+        if args.kmsg not in (None, "none", ""):  # a device the user names must take the lines
+            from ..infra.files import check_writable
+
+            check_writable(args.kmsg, option="--kmsg")
+        log.set_kmsg(None if args.kmsg in ("none", "") else (args.kmsg or "/dev/kmsg"))
         log.level = level_from_flags(quiet=args.quiet, verbose=args.verbose, debug=args.debug)
         cl = read_cmdline(args, log)  # the one reading of the kernel command line
         log.level = level_from_flags(quiet=args.quiet or cl.quiet, verbose=args.verbose or cl.verbose,

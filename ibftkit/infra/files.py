@@ -93,6 +93,15 @@ def check_input(path: str | os.PathLike[str], *, option: str = "", directory: bo
         os.close(fd)
 
 
+def check_writable(path: str | os.PathLike[str], *, option: str = "") -> None:
+    """Check a file the user named to be appended to (a log device such as ``/dev/kmsg``), which
+    must exist: it opens for writing (``O_APPEND``, never created). Raises ``UsageError`` (exit 2)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK | os.O_CLOEXEC))
+    except OSError as e:
+        raise UsageError(f"{_where(path, option)}: {errno_text(e)}") from None
+
+
 def check_output(path: str | os.PathLike[str], *, option: str = "") -> None:
     """Check a file the user asked to be written, before any work: not a directory, and its
     directory exists and is writable. Raises ``UsageError`` (exit 2) ``"OPTION PATH: why"``."""

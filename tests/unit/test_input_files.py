@@ -62,7 +62,7 @@ def run(entry: Callable[[list[str]], int], argv: list[str]) -> tuple[int, str, s
 # (case, program, argv with {} for the path, option named in the line, kinds that are errors)
 FILE_KINDS = ("missing", "directory", "under a file", "unreadable", "empty")
 TABLE_KINDS = ("missing", "under a file", "unreadable", "empty")  # a directory is a /sys/firmware/ibft tree
-TEXT_KINDS = ("missing", "directory", "under a file", "unreadable")  # an empty command line is one
+TEXT_KINDS = ("missing", "directory", "under a file", "unreadable")  # an empty command line is one (a log too)
 INIT = ["--dry-run", "--kmsg", "none"]
 CASES = [
     ("init --cmdline", "ibftkit-init", [*INIT, "--ibft", TABLE, "--links", LINKS, "--cmdline", "{}"], "--cmdline",
@@ -71,6 +71,8 @@ CASES = [
      TABLE_KINDS),
     ("init --links", "ibftkit-init", [*INIT, "--cmdline", "@empty", "--ibft", TABLE, "--links", "{}"], "--links",
      FILE_KINDS),
+    ("init --kmsg", "ibftkit-init", ["--dry-run", "--cmdline", "@empty", "--ibft", TABLE, "--links", LINKS, "--kmsg",
+                                     "{}"], "--kmsg", TEXT_KINDS),
     ("plan --cmdline", "ibftkit", ["plan", "--links", LINKS, "--cmdline", "{}"], "--cmdline", TEXT_KINDS),
     ("plan --ibft", "ibftkit", ["plan", "--links", LINKS, "--ibft", "{}"], "--ibft", TABLE_KINDS),
     ("plan --links", "ibftkit", ["plan", "--ibft", TABLE, "--links", "{}"], "--links", FILE_KINDS),
@@ -157,3 +159,11 @@ def test_a_fifo_is_opened_without_waiting(tmp_path: Path) -> None:
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     check_input(fifo, option="--cmdline")  # O_NONBLOCK: no writer needed to check it
+
+
+def test_an_empty_kmsg_file_takes_the_lines(tmp_path: Path) -> None:
+    (tmp_path / "kmsg").write_text("")
+    (tmp_path / "cmdline").write_text("")
+    code, _, err = run(init_cli.main, ["--dry-run", "--cmdline", str(tmp_path / "cmdline"), "--ibft", TABLE,
+                                       "--links", LINKS, "--kmsg", str(tmp_path / "kmsg")])
+    assert code == 0, err
