@@ -172,6 +172,9 @@ class IscsistartBackend:
                  f"{self.head_start_s:g} s later, once the network is configured")
         return True
 
+    def started_ahead(self, target: Target) -> bool:
+        return target.index in self._early
+
     def cancel_head_start(self, target: Target | None = None) -> None:
         """Stop the process :meth:`head_start` left for ``target`` (every target: ``None``)."""
         for index in [target.index] if target is not None else list(self._early):
@@ -229,6 +232,9 @@ class IscsiadmBackend:
 
     def head_start(self, cfg: BootConfig, target: Target, log: Logger) -> bool:
         """Nothing to start ahead: iscsid (:meth:`prepare`) logs in as soon as iscsiadm asks."""
+        return False
+
+    def started_ahead(self, target: Target) -> bool:
         return False
 
     def cancel_head_start(self, target: Target | None = None) -> None:

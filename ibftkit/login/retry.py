@@ -87,7 +87,7 @@ def login_target(backend: Backend, cfg: BootConfig, target: Target, *, policy: R
     (the attempt counts, the report names the probe's reason). ``bound``: how long this target may
     still take (``worst_case``), said on the first failure's line."""
     label = target_label(target)
-    if session_present(target, sys_root=backend.sys_root):
+    if not _started_ahead(backend, target) and session_present(target, sys_root=backend.sys_root):
         return TargetOutcome(target, True, 0, f"{label}: already logged in", boot)
     delays = policy.delays()
     total = len(delays) + 1
@@ -116,6 +116,12 @@ def login_target(backend: Backend, cfg: BootConfig, target: Target, *, policy: R
     backend.cleanup_failed(target)
     tries = f"{n} attempt{'s' if n != 1 else ''}"
     return TargetOutcome(target, False, n, f"{label}: login failed after {tries}; last: {attempt.message}", boot)
+
+
+def _started_ahead(backend: Backend, target: Target) -> bool:
+    """Whether the backend holds a login started ahead for ``target``: a session may then be its own."""
+    ahead = getattr(backend, "started_ahead", None)  # test doubles may not have it
+    return bool(ahead is not None and ahead(target))
 
 
 def _cancel_head_start(backend: Backend, target: Target) -> None:

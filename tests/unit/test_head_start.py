@@ -136,3 +136,17 @@ def test_cancel_stops_what_no_login_waited_for(started: list[FakeRunning]) -> No
     b.head_start(cfg, cfg.targets[0], Log())
     b.cancel_head_start()
     assert started[0].stopped
+
+
+def test_a_session_made_by_the_process_started_ahead_is_its_login(started: list[FakeRunning],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process started ahead may have logged in before the retry loop looks for a session: that
+    session is this login's, not one found "already logged in"."""
+    from ibftkit.login import retry
+
+    monkeypatch.setattr(retry, "session_present", lambda t, sys_root: True)
+    cfg, log = _cfg(), Log()
+    b = IscsistartBackend(sys_root="/nonexistent")
+    b.head_start(cfg, cfg.targets[0], log)
+    out = login_target(b, cfg, cfg.targets[0], policy=RetryPolicy(retries=0), log=log)
+    assert out.ok and started[0].finished and out.message.startswith("logged in to target[0]")
