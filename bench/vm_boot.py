@@ -37,7 +37,7 @@ the dead-path boot against the live one (the goal: unchanged) and against the an
 **DHCP path** (``dhcp-path``, tools/vm/vmharness/dhcpnet.py): no iBFT; the kernel booted directly,
 dnsmasq serving options 17 and 203 on a tap in a private namespace, tgtd there. Each round boots
 
-- the anchor (the capture guest, ``ibftkit.vm=dhcp``): link up, wait until eth0 is operationally up,
+- the anchor (the capture guest, ``ibftkitvm.mode=dhcp``): link up, wait until eth0 is operationally up,
   busybox ``udhcpc -O rootpath -O 203`` (its script sets the address and route), ``iscsistart -i -t
   -g 1 -a -p`` with the root path's fields; timed from the start of udhcpc to the first disk read;
 - ``ibftkit-init`` (the image with scapy): from its start to the first disk read. It starts with

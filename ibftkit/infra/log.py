@@ -68,6 +68,13 @@ class Log:
         self._kmsg_path = path
         self._kmsg_tried = path is None
 
+    def reopen_kmsg(self) -> None:
+        """In a forked child: its own kernel-log descriptor from the next message on. The kernel
+        limits the records written to ``/dev/kmsg`` per open file (10 per 5 s:
+        ``kernel/printk/printk.c``, ``devkmsg_open``/``devkmsg_write``), so a child writing
+        through its parent's descriptor shares what the parent's lines left of that budget."""
+        self.set_kmsg(self._kmsg_path)
+
     # --- secrets -----------------------------------------------------------------------------
 
     def add_secrets(self, secrets: Iterable[str]) -> None:

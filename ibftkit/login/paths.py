@@ -170,6 +170,9 @@ class ForkedPaths:
             try:
                 os.close(r)
                 _detach()
+                reopen = getattr(self.log, "reopen_kmsg", None)  # a Logger may have no kernel log
+                if reopen is not None:
+                    reopen()  # the child's lines get a rate-limit budget of their own
                 self._child(w, login, parallel)
             except BaseException as e:  # noqa: BLE001 - a child must end here, whatever happened
                 status = 1

@@ -114,7 +114,7 @@ class Case:
         return "\n".join(lines) + "\n"
 
 
-APPEND = "console=ttyS0 quiet panic=1 ibftkit.vm=view ibftkit.login=1"
+APPEND = "console=ttyS0 quiet panic=1 ibftkitvm.mode=view ibftkitvm.login=1"
 
 _ONE = TargetSpec("boot.disk1")
 _CHAP = Account("initiator-user", "initiator-secret1")
@@ -243,7 +243,7 @@ def run_case(assets: Assets, case: Case, *, initrd: Path, login: bool = True, ti
     with tempfile.TemporaryDirectory(prefix=f"ibftkit-capture-{case.fixture}-") as tmp:
         script = case.ipxe_script()
         if not login:
-            script = script.replace(" ibftkit.login=1", "")
+            script = script.replace(" ibftkitvm.login=1", "")
         result = boot_case(assets, case, initrd=initrd, script=script, work=Path(tmp), timeout=timeout,
                            keep_log=keep_log)
         rep = serial.parse(result.serial)

@@ -140,7 +140,7 @@ def run_e2e(assets: Assets, case: CmdlineCase, *, initrd: Path, words: str | Non
     case's command-line words. Raises ``pyguest.E2eError`` unless ibftkit-init exited 0 and the
     target's marker was read."""
     append = " ".join([APPEND, case.words if words is None else words]
-                      + ([f"ibftkit.e2e.args={','.join(init_args)}"] if init_args else []))
+                      + ([f"ibftkitvm.args={','.join(init_args)}"] if init_args else []))
     with tempfile.TemporaryDirectory(prefix=f"ibftkit-{case.name}-") as tmp:
         b = boot(assets, case, initrd=initrd, append=append, work=Path(tmp), timeout=timeout, keep_log=keep_log)
     return check_e2e(case, b.result), b.counters  # type: ignore[arg-type]  # it reads only .fixture and .targets

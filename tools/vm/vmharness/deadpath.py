@@ -106,9 +106,9 @@ def run_e2e(assets: Assets, *, initrd: Path, init_args: tuple[str, ...] = (), wa
     ``cut=False``: the same boot with the second path alive (the comparison in ``bench/vm_boot.py``).
     Raises :class:`pyguest.E2eError` unless ibftkit-init exited 0 and the boot target's marker was
     read, :class:`DeadPathError` if the portal could not be cut."""
-    append = ("console=ttyS0 quiet panic=1 ibftkit.e2e.disks=1"
-              + (f" ibftkit.e2e.kmsg={KMSG_WAIT}" if wait_kmsg else "")
-              + (f" ibftkit.e2e.args={','.join(init_args)}" if init_args else ""))
+    append = ("console=ttyS0 quiet panic=1 ibftkitvm.disks=1"
+              + (f" ibftkitvm.kmsg={KMSG_WAIT}" if wait_kmsg else "")
+              + (f" ibftkitvm.args={','.join(init_args)}" if init_args else ""))
     during, when = cut_when_kernel_runs()
     with tempfile.TemporaryDirectory(prefix=f"ibftkit-e2e-{CASE.fixture}-") as tmp:
         result = boot_case(assets, CASE, initrd=initrd, script=CASE.ipxe_script().replace(APPEND, append),

@@ -15,7 +15,7 @@ private network namespace (``netns.py``) holding
 
 Two guests boot there: the ibftkit-init image (``pyguest.build_initrd(..., dhcp=True)``, guest
 ``init-ibftkit``), which must find no table, take a lease with its scapy client, configure eth0 with
-pyroute2 and log in with iscsistart; and the anchor (the capture guest, ``ibftkit.vm=dhcp``): busybox
+pyroute2 and log in with iscsistart; and the anchor (the capture guest, ``ibftkitvm.mode=dhcp``): busybox
 ``udhcpc`` then ``iscsistart`` with the root path's fields. Either passes only on the target's marker.
 Everything is torn down in reverse order whatever happens (dnsmasq, tgtd, then the namespace with
 anything left in it), so ``capture.leftovers()`` stays empty.
@@ -44,7 +44,7 @@ SERVER = "10.99.0.1"  # the tap's address in the namespace: dnsmasq, tgtd's port
 TAP = "tap0"
 LEASE_RANGE = "10.99.0.100,10.99.0.109,255.255.255.0,10m"
 APPEND = "console=ttyS0 quiet panic=1"
-ANCHOR_APPEND = APPEND + " ibftkit.vm=dhcp"
+ANCHOR_APPEND = APPEND + " ibftkitvm.mode=dhcp"
 # QEMU's e1000 refuses received frames for 1 s after every write of its RCTL register (hw/net/e1000.c
 # set_rx_control: flush_queue_timer), and the guest's driver rewrites RCTL whenever a multicast list
 # changes, e.g. when IPv6 joins its groups as the carrier comes up. A DHCP client that sends right at
@@ -203,7 +203,7 @@ class InitRun:
 
 
 def _append(init_args: tuple[str, ...], kernel_args: str) -> str:
-    return APPEND + (f" ibftkit.e2e.args={','.join(init_args)}" if init_args else "") + \
+    return APPEND + (f" ibftkitvm.args={','.join(init_args)}" if init_args else "") + \
         (f" {kernel_args}" if kernel_args else "")
 
 

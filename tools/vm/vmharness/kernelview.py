@@ -21,7 +21,7 @@ from . import qemu, serial
 from .assets import Assets
 from .initramfs import IBFT_MODULES, NIC_MODULES, guest_image
 
-APPEND = "console=ttyS0 quiet panic=1 ibftkit.vm=view"
+APPEND = "console=ttyS0 quiet panic=1 ibftkitvm.mode=view"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ The layout (``docs/vm-e2e.md``, "Two NICs on one subnet"), inside a private netw
   10.0.2.16/24, no gateway; target0 at 10.0.2.2 via NIC0, target1 at 10.0.2.3 via NIC1.
 
 After the guest logged in to both targets it reads :data:`STREAM_MIB` MiB from each disk
-(``tools/vm/guest/paths-report``, kernel argument ``ibftkit.paths=``) and prints its TCP
+(``tools/vm/guest/paths-report``, kernel argument ``ibftkitvm.paths=``) and prints its TCP
 connections, routes, neighbours, ARP settings and iSCSI hosts. The host reads every tap's
 ``/sys/class/net/<tap>/statistics/{rx,tx}_bytes`` inside the namespace before QEMU starts and after
 it exits: a tap's ``tx_bytes`` is what went to the guest's NIC on it (the disk's data), its
@@ -283,7 +283,7 @@ def run_init(assets: Assets, case: Case = CASE, *, initrd: Path, init_args: tupl
              timeout: float = 300, keep_log: Path | None = None) -> PathsRun:
     """Boot 1: ibftkit-init (image from ``pyguest.build_initrd``). Raises ``pyguest.E2eError`` unless
     it exited 0 and both markers were read, :class:`PathsError` without the paths report."""
-    append = f"{APPEND} ibftkit.paths={STREAM_MIB} ibftkit.e2e.args={','.join(init_args)}"
+    append = f"{APPEND} ibftkitvm.paths={STREAM_MIB} ibftkitvm.args={','.join(init_args)}"
     with tempfile.TemporaryDirectory(prefix=f"ibftkit-{case.name}-") as tmp:
         b = boot(assets, case, initrd=initrd, append=append, work=Path(tmp), timeout=timeout, keep_log=keep_log)
     r = check_e2e(case, b.result)
@@ -295,7 +295,7 @@ def run_anchor(assets: Assets, case: Case = CASE, *, initrd: Path, timeout: floa
                keep_log: Path | None = None) -> PathsRun:
     """Boot 2: the open-iscsi anchor (image from ``capture.build_initrd``): ``iscsistart -N``, then
     ``iscsistart -b``. Raises :class:`PathsError` unless both markers were read."""
-    append = f"{APPEND} ibftkit.vm=view ibftkit.login=1 ibftkit.paths={STREAM_MIB}"
+    append = f"{APPEND} ibftkitvm.mode=view ibftkitvm.login=1 ibftkitvm.paths={STREAM_MIB}"
     with tempfile.TemporaryDirectory(prefix=f"ibftkit-{case.name}-anchor-") as tmp:
         b = boot(assets, case, initrd=initrd, append=append, work=Path(tmp), timeout=timeout, keep_log=keep_log)
     rep = serial.parse(b.result.serial)

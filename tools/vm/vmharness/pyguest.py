@@ -186,7 +186,7 @@ def run_e2e(assets: Assets, case: Case, *, initrd: Path, init_args: tuple[str, .
     """Boot ``case`` (capture's iPXE script and tgtd plumbing) into the ibftkit-init guest.
 
     Raises :class:`E2eError` unless ibftkit-init exited 0 and every target's marker was read."""
-    append = "console=ttyS0 quiet panic=1" + (f" ibftkit.e2e.args={','.join(init_args)}" if init_args else "")
+    append = "console=ttyS0 quiet panic=1" + (f" ibftkitvm.args={','.join(init_args)}" if init_args else "")
     with tempfile.TemporaryDirectory(prefix=f"ibftkit-e2e-{case.fixture}-") as tmp:
         result = boot_case(assets, case, initrd=initrd, script=case.ipxe_script().replace(APPEND, append),
                            work=Path(tmp), timeout=timeout, keep_log=keep_log)

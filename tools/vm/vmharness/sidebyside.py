@@ -1,5 +1,5 @@
 """Whether ``iscsistart`` processes can log in side by side: one boot of a multi-target case in the
-capture guest with ``ibftkit.login=par`` (``tools/vm/guest/init``, ``side_by_side``).
+capture guest with ``ibftkitvm.login=par`` (``tools/vm/guest/init``, ``side_by_side``).
 
 The guest runs ``iscsistart -N``, then one explicit ``iscsistart -i -t -g 1 -a -p`` per table
 target, all started at once (the argv of ibftkit-init's iscsistart backend), and prints each one's
@@ -82,7 +82,7 @@ def _attrs(text: str) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, st
 def run_once(assets: Assets, case: Case, *, initrd: Path, timeout: float = 300,
              keep_log: Path | None = None) -> SideBySide:
     """One boot of ``case`` with the logins side by side (``initrd``: ``capture.build_initrd``)."""
-    script = case.ipxe_script().replace("ibftkit.login=1", "ibftkit.login=par")
+    script = case.ipxe_script().replace("ibftkitvm.login=1", "ibftkitvm.login=par")
     with tempfile.TemporaryDirectory(prefix=f"ibftkit-sbs-{case.fixture}-") as tmp:
         result = boot_case(assets, case, initrd=initrd, script=script, work=Path(tmp), timeout=timeout,
                            keep_log=keep_log)

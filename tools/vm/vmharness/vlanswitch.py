@@ -296,7 +296,7 @@ def run_vlan_e2e(assets: Assets, case: Case = CASE, *, initrd: Path, init_args: 
     """Boot the VLAN case into the ibftkit-init guest (an image with :data:`VLAN_MODULES`).
 
     Raises :class:`pyguest.E2eError` unless ibftkit-init exited 0 and every marker was read."""
-    append = "console=ttyS0 quiet panic=1" + (f" ibftkit.e2e.args={','.join(init_args)}" if init_args else "")
+    append = "console=ttyS0 quiet panic=1" + (f" ibftkitvm.args={','.join(init_args)}" if init_args else "")
     with tempfile.TemporaryDirectory(prefix=f"ibftkit-e2e-{case.fixture}-") as tmp:
         boot = boot_vlan_case(assets, case, initrd=initrd, append=append, work=Path(tmp), timeout=timeout,
                               keep_log=keep_log)
