@@ -169,7 +169,7 @@ def netroot_targets(cl: Cmdline, *, first_index: int = 0, boot: bool = True) -> 
     (``modules.d/95iscsi/iscsiroot.sh`` waits for ``…-lun-$iscsi_lun``); other forms as RFC 4173."""
     from ..infra.errors import RootPathError
     from ..model import parse_ip
-    from .cmdline_net import CmdlineError
+    from .cmdline import CmdlineError
     from .rootpath import parse_root_path
 
     targets: list[Target] = []

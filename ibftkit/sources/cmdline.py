@@ -42,38 +42,45 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..infra.errors import UsageError
-from .cmdline_net import (
-    BondWord,
-    BridgeWord,
-    CmdlineError,
-    IfnameWord,
-    IPAddress,
-    IpWord,
-    RouteWord,
-    VlanWord,
-    malformed,
-    parse_bond,
-    parse_bootif,
-    parse_bridge,
-    parse_ifname,
-    parse_ip,
-    parse_nameserver,
-    parse_route,
-    parse_seconds,
-    parse_vlan,
-)
+from ..infra.errors import EXIT_NO_CONFIG, IbftkitError, UsageError
+
+if TYPE_CHECKING:  # the network words' grammar: imported when a network word is read (its six word types)
+    from .cmdline_net import BondWord, BridgeWord, IfnameWord, IPAddress, IpWord, RouteWord, VlanWord
+    from .cmdline_net import parse_ip as parse_ip
 
 __all__ = ["CmdlineError", "Cmdline", "DebianTarget", "IpWord", "load_cmdline", "parse_cmdline", "parse_ip",
            "split_cmdline"]
+
+
+def __getattr__(name: str) -> Any:
+    """``IpWord`` and ``parse_ip`` of ``cmdline_net``, still importable from here (PEP 562), which
+    imports that module only when a network word is read (docs/init.md, "Boot time")."""
+    if name in ("IpWord", "parse_ip"):
+        from . import cmdline_net
+
+        return getattr(cmdline_net, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 CMDLINE_PATH = "/proc/cmdline"
 SOURCES = ("ibft", "dhcp", "cmdline")
 BACKENDS = ("iscsistart", "iscsiadm")
 _FIRMWARE_FLAGS = ("rd.iscsi.firmware", "iscsi_firmware", "rd.iscsi.ibft", "iscsi_auto")
 _FALSE = ("0", "no", "false", "off")
+
+
+class CmdlineError(IbftkitError):
+    """A kernel command-line word with a value that cannot be read (exit status 3)."""
+
+    exit_status = EXIT_NO_CONFIG
+
+
+def malformed(key: str, value: str | None, expected: str) -> CmdlineError:
+    """The one line for a malformed word: the word, its value and what was expected."""
+    shown = "" if value is None else f"={value}"
+    return CmdlineError(f"kernel command line {key}{shown}: expected {expected}")
 
 
 def split_cmdline(text: str) -> list[tuple[str, str | None]]:
@@ -276,6 +283,8 @@ class _Reader:
             self.netroots.append(value)
 
     def ip(self, key: str, value: str) -> None:
+        from .cmdline_net import parse_ip
+
         word = parse_ip(value)
         self.warnings += [n for n in word.notes if n not in self.warnings]
         if word.methods == ("ibft",):
@@ -287,9 +296,13 @@ class _Reader:
             self.ips.append(word)  # (ip=off / ip=none alone: no automatic configuration, nfsroot.rst)
 
     def ifname(self, key: str, value: str | None) -> None:
+        from .cmdline_net import parse_ifname
+
         self.ifnames.append(parse_ifname(value))
 
     def vlan(self, key: str, value: str | None) -> None:
+        from .cmdline_net import parse_vlan
+
         vlan, notes = parse_vlan(value)
         same = [v for v in self.vlans if v.name == vlan.name]
         if same and same[0] != vlan:  # one link name, two links: the plan could not create both
@@ -305,9 +318,13 @@ class _Reader:
         self.warnings += notes
 
     def bond(self, key: str, value: str | None) -> None:
+        from .cmdline_net import parse_bond
+
         self.bonds.append(parse_bond(value))
 
     def bridge(self, key: str, value: str | None) -> None:
+        from .cmdline_net import parse_bridge
+
         self.bridges.append(parse_bridge(value))
 
     def team(self, key: str, value: str | None) -> None:
@@ -315,14 +332,20 @@ class _Reader:
                      "link is created (use bond= with mode=active-backup)")
 
     def route(self, key: str, value: str) -> None:
+        from .cmdline_net import parse_route
+
         self.routes.append(parse_route(value))
 
     def nameserver(self, key: str, value: str) -> None:
+        from .cmdline_net import parse_nameserver
+
         ns = parse_nameserver(value)
         if ns not in self.nameservers:
             self.nameservers.append(ns)
 
     def bootif_word(self, key: str, value: str) -> None:
+        from .cmdline_net import parse_bootif
+
         self.bootif = parse_bootif(value)
 
     def rd_bootif(self, key: str, value: str | None) -> None:
@@ -335,6 +358,8 @@ class _Reader:
         self.kw["neednet"] = _flag(value)
 
     def timeout(self, key: str, value: str | None) -> None:
+        from .cmdline_net import parse_seconds
+
         secs = parse_seconds(key, value)
         name = "carrier_timeout" if key == "rd.net.timeout.carrier" else "dhcp_timeout"
         self.kw.setdefault(name, secs if secs is not None else 3600.0)

@@ -29,23 +29,12 @@ import ipaddress
 import re
 from typing import NamedTuple
 
-from ..infra.errors import EXIT_NO_CONFIG, IbftkitError
+from .cmdline import CmdlineError as CmdlineError  # re-exported: it lived here
+from .cmdline import malformed
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-class CmdlineError(IbftkitError):
-    """A kernel command-line word with a value that cannot be read (exit status 3)."""
-
-    exit_status = EXIT_NO_CONFIG
-
-
-def malformed(key: str, value: str | None, expected: str) -> CmdlineError:
-    """The one line for a malformed word: the word, its value and what was expected."""
-    shown = "" if value is None else f"={value}"
-    return CmdlineError(f"kernel command line {key}{shown}: expected {expected}")
 
 
 #: ``ip=`` autoconf words → ibftkit's methods. dracut.cmdline(7): dhcp|on|any, dhcp6, auto6,

@@ -37,6 +37,7 @@ NOT_BEFORE_NETWORK = (
     "construct", "ibftkit.sources.ibft.layout",
     "ibftkit.network.plan_extra",  # VLAN, DHCP re-run, sysctl, host name steps: only in plans that hold one
     "difflib", "ibftkit.sources.cmdline_checks",  # warnings about a misspelt key or a link named twice
+    "ibftkit.sources.cmdline_net",  # the network words' grammar and six word types: only with such a word
 )
 
 # -I -S as the initramfs launcher runs it (no site: its .pth files import more); this checkout first
