@@ -31,12 +31,15 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from ..infra.errors import IbftkitError, NetError, NoBootConfig, NoTableError
 from ..infra.log import Logger
 from ..model import BootConfig, ChapType, Initiator, Nic, Origin, Secret, Target, TargetFlags
-from .cmdline import Cmdline, DebianTarget
+from .cmdline import Cmdline
+
+if TYPE_CHECKING:
+    from .cmdline_debian import DebianTarget
 
 DEFAULT_ORDER = ("cmdline", "ibft", "dhcp")
 CARRIER_GRACE = 1.0  # after the first link has carrier, how long the others get to catch up

@@ -46,7 +46,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..infra.errors import EXIT_NO_CONFIG, IbftkitError, UsageError
 
-if TYPE_CHECKING:  # the network words' grammar: imported when a network word is read (its six word types)
+if TYPE_CHECKING:  # the network words' grammar, Debian's words: loaded with such a word (docs/init.md "Boot time")
+    from .cmdline_debian import DebianTarget as DebianTarget
     from .cmdline_net import BondWord, BridgeWord, IfnameWord, IPAddress, IpWord, RouteWord, VlanWord
     from .cmdline_net import parse_ip as parse_ip
 
@@ -55,12 +56,15 @@ __all__ = ["CmdlineError", "Cmdline", "DebianTarget", "IpWord", "load_cmdline", 
 
 
 def __getattr__(name: str) -> Any:
-    """``IpWord`` and ``parse_ip`` of ``cmdline_net``, still importable from here (PEP 562), which
-    imports that module only when a network word is read (docs/init.md, "Boot time")."""
+    """``IpWord``, ``parse_ip`` (``cmdline_net``), ``DebianTarget`` (``cmdline_debian``), PEP 562."""
     if name in ("IpWord", "parse_ip"):
         from . import cmdline_net
 
         return getattr(cmdline_net, name)
+    if name == "DebianTarget":
+        from .cmdline_debian import DebianTarget
+
+        return DebianTarget
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -165,22 +169,6 @@ class Cmdline(NamedTuple):
         """Any word that configures the network (``ip=`` other than ``ibft``/``off``, ``ifname=``, …)."""
         return bool(self.ip or self.ifnames or self.vlans or self.bonds or self.bridges or self.routes
                     or self.nameservers or self.bootif)
-
-
-class DebianTarget(NamedTuple):
-    """Debian's ``iscsi_target_*`` words or ``/etc/iscsi/iscsi.initramfs`` ``ISCSI_*`` variables
-    (open-iscsi ``debian/extra/initramfs/local-top/iscsi`` ``parse_iscsi_ops``): one target name,
-    one or more portal addresses (``ISCSI_TARGET_IP`` is a space-separated list there)."""
-
-    name: str | None
-    addresses: tuple[str, ...]
-    port: int | None = None
-    group: int | None = None
-    username: str | None = None
-    password: str | None = None
-    in_username: str | None = None
-    in_password: str | None = None
-    origin: str = "kernel command line"
 
 
 def _flag(value: str | None) -> bool:
@@ -416,7 +404,11 @@ class _Reader:
             params.insert(0, f"node.session.initial_login_retry_max={self.retry_max}")  # as dracut's iscsiroot.sh
         if self.bootif is not None and self.bootif_on:
             kw["bootif"] = self.bootif
-        deb = _debian_target(self.debian, warnings) if self.debian else None
+        deb = None
+        if self.debian:
+            from .cmdline_debian import debian_target
+
+            deb = debian_target(self.debian, warnings)
         if deb is not None:
             kw["debian"] = deb
             if deb.group is not None and "tpgt" not in kw:
@@ -535,61 +527,16 @@ def _ibftkit_word(key: str, value: str | None, kw: dict[str, object], interfaces
         kw[key.split(".", 1)[1].replace("-", "_")] = float(_number(key, value, float))
 
 
-def _debian_target(d: dict[str, str], warnings: list[str], origin: str = "kernel command line") -> DebianTarget | None:
-    """Debian's words as one target; ``None`` (with a warning) when the name or address is missing,
-    as open-iscsi's script then does nothing either."""
-    addresses = tuple(a for a in d.get("addresses", "").replace(",", " ").split() if a)
-    name = d.get("name") or None
-    if not name or not addresses:
-        missing = "iscsi_target_name" if not name else "iscsi_target_ip"
-        warnings.append(f"{origin}: Debian's iSCSI words without {missing}: no target from them "
-                        "(open-iscsi's script needs both)")
-        return None
-    port = _int("iscsi_target_port", d["port"], 1, 65535) if d.get("port") else None
-    group = _int("iscsi_target_group", d["group"], 0, 65535) if d.get("group") else None
-    return DebianTarget(name, addresses, port, group, d.get("username") or None, d.get("password") or None,
-                        d.get("in_username") or None, d.get("in_password") or None, origin)
-
-
-#: ``/etc/iscsi/iscsi.initramfs`` (open-iscsi's README.Debian "Root on iSCSI"): shell variables
+#: Debian's ``ISCSI_*`` variables (open-iscsi's README.Debian "Root on iSCSI"): ``cmdline_debian``
 ISCSI_INITRAMFS = "/etc/iscsi/iscsi.initramfs"
-_ISCSI_VARS = {
-    "ISCSI_TARGET_NAME": "name", "ISCSI_TARGET_IP": "addresses", "ISCSI_TARGET_PORT": "port",
-    "ISCSI_TARGET_GROUP": "group", "ISCSI_USERNAME": "username", "ISCSI_PASSWORD": "password",
-    "ISCSI_IN_USERNAME": "in_username", "ISCSI_IN_PASSWORD": "in_password",
-}
 
 
 def parse_iscsi_initramfs(text: str, origin: str = ISCSI_INITRAMFS) -> tuple[DebianTarget | None, str | None, bool,
                                                                            list[str]]:
-    """``(target, initiator, auto, warnings)`` from the ``ISCSI_*`` assignments of Debian's
-    ``iscsi.initramfs`` (``NAME=value``, ``NAME="value"``; comments and other lines ignored).
-    ``ISCSI_AUTO=true`` asks for the firmware's targets."""
-    import shlex
+    """``ibftkit.sources.cmdline_debian.parse_iscsi_initramfs`` (imported when a file is read)."""
+    from .cmdline_debian import parse_iscsi_initramfs as parse
 
-    found: dict[str, str] = {}
-    initiator = None
-    auto = False
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        name, _, rest = line.partition("=")
-        name = name.removeprefix("export ").strip()
-        try:
-            words = shlex.split(rest, comments=True)
-        except ValueError:
-            raise malformed(f"{origin}: {name}", None, "a shell assignment NAME=value (unbalanced quote)") from None
-        val = " ".join(words)
-        if name == "ISCSI_INITIATOR":
-            initiator = val or None
-        elif name == "ISCSI_AUTO":
-            auto = val.lower() in ("true", "yes", "1")
-        elif name in _ISCSI_VARS:
-            found[_ISCSI_VARS[name]] = val
-    warnings: list[str] = []
-    target = _debian_target(found, warnings, origin) if found else None
-    return target, initiator, auto, warnings
+    return parse(text, origin)
 
 
 def load_cmdline(path: str | Path = CMDLINE_PATH) -> Cmdline:

@@ -38,6 +38,7 @@ NOT_BEFORE_NETWORK = (
     "ibftkit.network.plan_extra",  # VLAN, DHCP re-run, sysctl, host name steps: only in plans that hold one
     "difflib", "ibftkit.sources.cmdline_checks",  # warnings about a misspelt key or a link named twice
     "ibftkit.sources.cmdline_net",  # the network words' grammar and six word types: only with such a word
+    "ibftkit.sources.cmdline_debian",  # Debian's iscsi_target_* words / iscsi.initramfs: only when given
 )
 
 # -I -S as the initramfs launcher runs it (no site: its .pth files import more); this checkout first
