@@ -37,11 +37,10 @@ from .linkup import IFF_LOWER_UP, IFF_UP, wait_carrier
 from .linkup import lower_links as lower_links  # re-exported: the undo of raise_links
 from .linkup import raise_links as raise_links
 from .plan import AddAddress, AddRoute, LinkUp, NetPlan, SetDns, Step, WaitCarrier
-from .sysctl import write_sysctl
+from .sysctl import write_sysctl as write_sysctl  # re-exported (tests, apply_extra)
 
 if TYPE_CHECKING:
     from .plan_cmdline import RunSlaac
-    from .plan_extra import CreateVlan, RunDhcp, SetHostname, SetSysctl
 
 IFA_F_NODAD = 0x02
 RT_TABLE_MAIN = 254
@@ -77,18 +76,6 @@ class LinkRaised(Change):
 
     def undo(self, ipr: Netlink) -> None:
         ipr.link("set", index=self.index, state="down")
-
-
-@dataclasses.dataclass(frozen=True)
-class LinkCreated(Change):
-    """A link this run created (``CreateVlan``): delete it."""
-
-    what: str
-    index: int
-    ifname: str
-
-    def undo(self, ipr: Netlink) -> None:
-        ipr.link("del", index=self.index)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,30 +124,6 @@ class FileWritten(Change):
             Path(self.path).unlink(missing_ok=True)
         else:
             write_atomic(Path(self.path), self.previous)
-
-
-@dataclasses.dataclass(frozen=True)
-class SysctlSet(Change):
-    """A per-interface sysctl this run changed (``SetSysctl``): its previous value back."""
-
-    what: str
-    path: str
-    previous: str
-    netns: str | None = None
-
-    def undo(self, ipr: Netlink) -> None:
-        write_sysctl(self.path, self.previous, self.netns)
-
-
-@dataclasses.dataclass(frozen=True)
-class HostnameSet(Change):
-    """The host name this run set: the previous one back (in the caller's UTS namespace)."""
-
-    what: str
-    previous: str
-
-    def undo(self, ipr: Netlink) -> None:
-        socket.sethostname(self.previous)
 
 
 @dataclasses.dataclass
@@ -325,28 +288,6 @@ class _Applier:
                               "(cable, switch port or peer down?)")
         return f"carrier on {step.ifname} after {time.monotonic() - start:.1f} s"
 
-    def _create_vlan(self, step: CreateVlan) -> str:
-        parent = self.index(step.parent)
-        existing = self.ipr.link_lookup(ifname=step.ifname)
-        if existing:
-            msg = _link(self.ipr, existing[0])
-            info = msg.get("IFLA_LINKINFO")
-            kind = info.get("IFLA_INFO_KIND") if info else None
-            data = info.get("IFLA_INFO_DATA") if info else None
-            vid = data.get("IFLA_VLAN_ID") if data else None
-            if kind == "vlan" and msg.get("IFLA_LINK") == parent and vid == step.vlan_id:
-                return f"{step.ifname} already exists"
-            raise _StepFailed(f"a link named {step.ifname} exists but is not VLAN {step.vlan_id} on {step.parent}")
-        try:
-            self.ipr.link("add", ifname=step.ifname, kind="vlan", link=parent, vlan_id=step.vlan_id)
-        except _netlink_error() as e:
-            if getattr(e, "code", None) == errno.EOPNOTSUPP:
-                raise _StepFailed("kernel has no 802.1Q support (modprobe 8021q)") from None
-            raise
-        index = self.index(step.ifname)
-        self.record(LinkCreated(f"created {step.ifname}", index, step.ifname))
-        return f"created {step.ifname}"
-
     def _add_address(self, step: AddAddress) -> str:
         return self._address(step.ifname, step.address)
 
@@ -363,20 +304,6 @@ class _Applier:
         self.ipr.addr("add", **kw)
         self.record(AddressAdded(f"added {iface} to {ifname}", index, ifname, ip, plen, family))
         return f"added {iface} to {ifname}"
-
-    def _run_dhcp(self, step: RunDhcp) -> str:
-        try:
-            from ..sources import dhcp
-            acquire = dhcp.acquire_lease if step.family == 4 else dhcp.acquire_lease6
-        except (ImportError, AttributeError):
-            raise _StepFailed("the DHCP client (ibftkit.sources.dhcp) is not available; "
-                              "run without --dhcp-rerun") from None
-        lease = acquire(step.ifname, timeout=self.dhcp_timeout, progress=self.progress)
-        iface = _lease_interface(lease)
-        proto = "DHCP" if step.family == 4 else "DHCPv6"
-        if step.firmware_address is not None and iface != step.firmware_address:
-            self.progress(f"{proto} gave {iface} on {step.ifname}; the firmware had {step.firmware_address}")
-        return f"{proto}: " + self._address(step.ifname, iface)
 
     def _run_slaac(self, step: RunSlaac) -> str:
         """Wait for SLAAC (the kernel configures it: nothing to undo); with ``ip=either6`` (DHCPv6 next
@@ -424,18 +351,6 @@ class _Applier:
         self.record(RouteSet(("replaced " if previous else "added ") + what, family, kw, previous))
         return ("replaced " if previous else "added ") + what
 
-    def _set_sysctl(self, step: SetSysctl) -> str:
-        self.index(step.ifname)  # the link must exist (a clear error if not)
-        try:
-            before = write_sysctl(step.path, str(step.value), self.netns)
-        except OSError as e:
-            raise _StepFailed(f"cannot set {step.path}: {getattr(e, 'strerror', None) or e}") from None
-        name = f"net.ipv4.conf.{step.ifname}.{step.key}"
-        if before == str(step.value):
-            return f"{name} already {step.value}"
-        self.record(SysctlSet(f"set {name} = {step.value}", step.path, before, self.netns))
-        return f"set {name} = {step.value} (was {before})"
-
     def _set_dns(self, step: SetDns) -> str:
         path = Path(os.path.realpath(self.resolv_conf))
         text = f"{RESOLV_HEADER}\n" + "".join(f"nameserver {s}\n" for s in step.servers)
@@ -451,13 +366,6 @@ class _Applier:
         self.record(FileWritten(f"wrote {path}", str(path), before))
         return f"wrote {path}"
 
-    def _set_hostname(self, step: SetHostname) -> str:
-        before = socket.gethostname()
-        if before == step.hostname:
-            return f"hostname already {step.hostname}"
-        socket.sethostname(step.hostname)
-        self.record(HostnameSet(f"set hostname {step.hostname}", before))
-        return f"set hostname {step.hostname} (was {before})"
 
 
 def _link_step(applier: _Applier, step: Step) -> str:
@@ -480,12 +388,12 @@ HANDLERS: dict[type[Step], Callable[[_Applier, Any], str]] = {
 
 def _extra_handlers() -> dict[type[Step], Callable[[_Applier, Any], str]]:
     """The handlers of the steps only some plans hold (``network.plan_extra``: a VLAN link, a DHCP
-    re-run, ARP sysctls, a host name). That module is imported here, when a step is not in
-    ``HANDLERS``, and not with this one: a plan without such a step never loads it."""
-    from .plan_extra import CreateVlan, RunDhcp, SetHostname, SetSysctl
+    re-run, ARP sysctls, a host name), in ``network.apply_extra`` with the undo records only they
+    make. That module is imported here, when a step is not in ``HANDLERS``, and not with this one:
+    a plan without such a step never loads it."""
+    from .apply_extra import HANDLERS as EXTRA
 
-    return {CreateVlan: _Applier._create_vlan, RunDhcp: _Applier._run_dhcp, SetHostname: _Applier._set_hostname,
-            SetSysctl: _Applier._set_sysctl}
+    return EXTRA
 
 
 def _cmdline_handlers() -> dict[type[Step], Callable[[_Applier, Any], str]]:
@@ -499,23 +407,24 @@ def _cmdline_handlers() -> dict[type[Step], Callable[[_Applier, Any], str]]:
             SetMtu: _link_step, RunSlaac: _Applier._run_slaac}
 
 
+#: The undo records of the steps only some plans hold, defined in ``network.apply_extra``.
+_EXTRA_NAMES = frozenset({"LinkCreated", "SysctlSet", "HostnameSet"})
+
+
+def __getattr__(name: str) -> Any:
+    """``LinkCreated``, ``SysctlSet``, ``HostnameSet`` from ``network.apply_extra`` (PEP 562)."""
+    if name in _EXTRA_NAMES:
+        from . import apply_extra
+
+        return getattr(apply_extra, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _route_dst(msg: NlMsg) -> str:
     dst = msg.get("RTA_DST")
     if dst is None and int(msg["dst_len"]) == 0:
         return "0.0.0.0" if int(msg["family"]) == socket.AF_INET else "::"
     return str(dst)
-
-
-def _lease_interface(lease: Any) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
-    """The address of a lease from ``ibftkit.sources.dhcp``: a ``Nic``-like ``interface`` or address+prefix."""
-    iface = getattr(lease, "interface", None)
-    if isinstance(iface, (ipaddress.IPv4Interface, ipaddress.IPv6Interface)):
-        return iface
-    ip = getattr(lease, "ip_address", None) or getattr(lease, "address", None)
-    plen = getattr(lease, "prefix_len", None)
-    if ip is None or plen is None:
-        raise _StepFailed(f"the DHCP lease gives no address and prefix ({type(lease).__name__})")
-    return ipaddress.ip_interface(f"{ip}/{plen}")
 
 
 # --- apply and undo ------------------------------------------------------------------------------

@@ -35,8 +35,9 @@ import errno
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from .apply import Change, LinkCreated, LinkRaised, _link, _netlink_error
+from .apply import Change, LinkRaised, _link, _netlink_error
 from .apply import _StepFailed as StepFailed
+from .apply_extra import LinkCreated
 from .linkup import IFF_UP
 from .plan import IFNAME_MAX, Step
 from .plan_cmdline import CreateBond, CreateBridge, RenameLink, SetMac, SetMtu
