@@ -424,7 +424,7 @@ class _Reader:
             warnings.append("netroot= carries CHAP credentials (user:password@): readable by every user in "
                             "/proc/cmdline")
         ifnames, bonds, bridges = tuple(self.ifnames), tuple(self.bonds), tuple(self.bridges)
-        if len(ifnames) > 1 or bonds or bridges:  # a link named twice, a slave in two bonds: warnings
+        if ifnames or bonds or bridges:  # a link named twice, a slave in two bonds, eth0 as a name: warnings
             from .cmdline_checks import check_ifnames, check_members
 
             ifnames = check_ifnames(ifnames, warnings)
@@ -519,7 +519,10 @@ def _ibftkit_word(key: str, value: str | None, kw: dict[str, object], interfaces
         interfaces += [v for v in value.split(",") if v]
     elif key == "ibftkit.backend":
         if value not in BACKENDS:
-            raise UsageError(f"kernel command line ibftkit.backend={value!r}: expected {' or '.join(BACKENDS)}")
+            from .cmdline_checks import close_words
+
+            raise UsageError(f"kernel command line ibftkit.backend={value!r}: expected {' or '.join(BACKENDS)}"
+                             + close_words(value, BACKENDS))
         kw["backend"] = value
     elif key == "ibftkit.login-retries":
         kw["login_retries"] = int(_number(key, value, int))

@@ -8,6 +8,8 @@ keys close to it (``difflib``).
 
 What dracut does, followed here:
 
+- ``ifname=`` with a kernel name (``eth0``…): a warning, as ``parse_ifname_opts`` gives one
+  (``modules.d/40network/net-lib.sh``: the rename fails when the kernel gave that name to another link).
 - ``ifname=`` (``modules.d/40network/ifname-genrules.sh``): an identical word repeated is skipped
   silently; a second name for one MAC warns ``Multiple interface names specified for MAC`` and its
   udev rule comes later, so the later name wins (udev: the last ``NAME=`` assignment); a second MAC
@@ -22,9 +24,14 @@ What dracut does, followed here:
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
 
 from .cmdline_net import BondWord, BridgeWord, IfnameWord
+
+#: the kernel's own names, which dracut's ``parse_ifname_opts`` (``modules.d/40network/net-lib.sh``)
+#: warns about: ``eth[0-9]`` to ``eth[0-9][0-9][0-9][0-9]``
+_KERNEL_NAME = re.compile(r"eth[0-9]{1,4}")
 
 
 def close_words(word: str, known: Iterable[str], otherwise: str = "") -> str:
@@ -58,6 +65,10 @@ def check_ifnames(words: Sequence[IfnameWord], warnings: list[str]) -> tuple[Ifn
         word = f"kernel command line ifname={w.name}:{w.mac}"
         if w in kept:
             continue
+        if _KERNEL_NAME.fullmatch(w.name):
+            warnings.append(f"{word}: {w.name} is a name the kernel gives (eth0, eth1, …): the rename fails when "
+                            "the kernel gave it to another link; use a name of your own such as bootnet (dracut "
+                            "warns the same)")
         taken = [k for k in kept if k.name == w.name]
         if taken:
             warnings.append(f"{word}: the name {w.name} is given to MAC {taken[0].mac} already "

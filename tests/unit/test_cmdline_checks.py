@@ -179,3 +179,24 @@ def test_ibftkit_init_warns_and_plans_instead_of_failing(tmp_path: Path, line: s
     code, out, err = dry_run(tmp_path, f"{line} {target}")
     assert code == 0, err
     assert plan in out and "warning: kernel command line" in err + out
+
+
+@pytest.mark.parametrize("name", ["eth0", "eth1", "eth12", "eth1234"])
+def test_ifname_with_a_kernel_name_warns_as_dracut(name: str) -> None:
+    (w,) = parse_cmdline(f"ifname={name}:{M1}").warnings
+    assert w.startswith(f"kernel command line ifname={name}:{M1}: {name} is a name the kernel gives")
+    assert parse_cmdline(f"ifname={name}:{M1}").ifnames[0].name == name  # still honoured
+
+
+@pytest.mark.parametrize("name", ["bootnet", "eth", "ethx", "eth12345", "net0", "ibft0"])
+def test_ifname_with_a_name_of_ones_own_is_quiet(name: str) -> None:
+    assert parse_cmdline(f"ifname={name}:{M1}").warnings == ()
+
+
+@pytest.mark.parametrize(("word", "hint"), [("ibftkit.backend=iscsiadmin", "(did you mean iscsiadm"),
+                                            ("ibftkit.backend=iscsistar", "(did you mean iscsistart"),
+                                            ("ibftkit.backend=open-iscsi", "expected iscsistart or iscsiadm")])
+def test_a_bad_backend_stays_a_usage_error_with_the_close_one(word: str, hint: str) -> None:
+    with pytest.raises(UsageError) as e:
+        parse_cmdline(word)
+    assert hint in str(e.value)
