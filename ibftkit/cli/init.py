@@ -448,8 +448,12 @@ def configure_network(plan: Any, args: argparse.Namespace, opts: Any, log: Any, 
     """Apply the plan. The links it sets up go up before pyroute2 is imported, so carrier
     negotiation overlaps the import (docs/init.md "Boot time"); links set up earlier that the plan
     does not use go down again (``links``: the run's ``RaisedLinks``, their one owner).
-    ``head_start()`` is called once at :func:`head_start_point`."""
+    ``head_start()`` is called once at :func:`head_start_point` (0: first, before the network code loads)."""
     from ..infra.sysfs import Sysfs
+
+    point = head_start_point(plan, Sysfs(args.firmware_root).carrier) if head_start is not None else -1
+    if point == 0 and head_start is not None:
+        head_start()
     from ..network.apply import apply_plan, raise_links
     from ..network.plan import LinkUp
 
@@ -463,10 +467,6 @@ def configure_network(plan: Any, args: argparse.Namespace, opts: Any, log: Any, 
 
     def net_progress(text: str) -> None:
         (log.progress if text.startswith("waiting") else log.info)(text)
-
-    point = head_start_point(plan, Sysfs(args.firmware_root).carrier) if head_start is not None else -1
-    if point == 0 and head_start is not None:
-        head_start()
 
     def on_step(n: int) -> None:
         if n == point and head_start is not None:
