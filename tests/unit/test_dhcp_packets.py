@@ -542,21 +542,25 @@ def test_load_scapy_leaves_ipv6_and_the_interface_table_for_later() -> None:
 
 @pytest.mark.allow_subprocess
 def test_load_scapy_leaves_the_stdlib_modules_scapy_does_not_use_for_later() -> None:
-    """The standard-library modules scapy imports but the client never uses are not loaded by
-    ``load_scapy()`` (no ``site``: its ``.pth`` files import more); scapy's references to them work,
-    each loading the real module on first use."""
+    """The standard-library modules scapy imports but the client never uses, optional ``pyx`` and
+    scapy's rtnetlink dissector are not loaded by ``load_scapy()`` (no ``site``: its ``.pth`` files
+    import more); scapy's references to them work, each loading the real module on first use."""
     import site
 
     code = ("import os, sys; sys.path[:0] = [sys.argv[1]]; sys.path += sys.argv[2].split(os.pathsep);"
             "pre = set(sys.modules);"
             "from ibftkit.sources.dhcp.client import _DEFERRED_STDLIB, build_message, load_scapy; load_scapy();"
             "build_message(1, mac='52:54:00:12:34:56', xid=1);"
-            "print([m for m in _DEFERRED_STDLIB if m in sys.modules and m not in pre]);"
+            "print([m for m in (*_DEFERRED_STDLIB, 'pyx', 'scapy.arch.linux.rtnetlink') if m in sys.modules"
+            " and m not in pre]);"
             "import scapy.data, scapy.utils, scapy.consts, platform;"
             "print(scapy.utils.difflib.SequenceMatcher.__name__, scapy.data.hashlib.sha256(b'').hexdigest()[:8],"
-            " 'difflib' in sys.modules, platform.release() == os.uname().release, scapy.consts.WINDOWS_XP)")
+            " 'difflib' in sys.modules, platform.release() == os.uname().release, scapy.consts.WINDOWS_XP);"
+            "import scapy.arch.linux; ifs = scapy.arch.linux._get_if_list().values();"
+            "print(any(i['name'] == 'lo' for i in ifs), 'scapy.arch.linux.rtnetlink' in sys.modules,"
+            " type(scapy.arch.read_routes()).__name__)")
     sites = os.pathsep.join([*site.getsitepackages(), site.getusersitepackages()])
     root = str(Path(__file__).resolve().parents[2])
     out = subprocess.run([sys.executable, "-I", "-S", "-c", code, root, sites], capture_output=True, text=True,
                          check=True)
-    assert out.stdout.splitlines() == ["[]", "SequenceMatcher e3b0c442 True True False"]
+    assert out.stdout.splitlines() == ["[]", "SequenceMatcher e3b0c442 True True False", "True True list"]

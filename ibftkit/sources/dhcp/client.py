@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import importlib
 import ipaddress
 import os
 import random
@@ -65,8 +66,19 @@ _NO_CACHE_DIR = "/dev/null/ibftkit-no-scapy-cache"  # can never be created: scap
 #: warm cache scapy rebuilds them on every import (~0.2 s), so the import sees empty stand-ins.
 _UNUSED_SCAPY_TABLES = {"scapy.libs.manuf": "", "scapy.libs.bluetoothids": {}}
 #: Optional modules scapy probes at import and the client never uses: ``cryptography`` (for TLS
-#: and IPsec layers; 7-20 ms of its Rust bindings). Hidden during the import, as if not installed.
-_UNUSED_OPTIONAL_MODULES = ("cryptography",)
+#: and IPsec layers; 7-20 ms of its Rust bindings), ``pyx`` (PostScript drawings, tried three times:
+#: ``scapy/packet.py``, ``scapy/plist.py``, ``scapy/libs/test_pyx.py``), and the probes for other
+#: platforms' modules that scapy and the standard library make on the way (``__pypy__``,
+#: ``scapy/config.py``; Jython's ``org.python.core``, ``Lib/pickle.py``; ``msvcrt``,
+#: ``Lib/subprocess.py``). Hidden during the import, as if not installed (never a built-in module),
+#: so that none is looked for along ``sys.path``.
+_UNUSED_OPTIONAL_MODULES = ("cryptography", "pyx", "__pypy__", "org", "msvcrt")
+#: scapy's own rtnetlink dissector (``scapy/arch/linux/rtnetlink.py``, two dozen packet classes),
+#: which ``scapy.arch.linux`` imports only to re-export the four readers below; the client reads no
+#: interface list and no route (``_no_network_reads``). During the import the module is a stand-in
+#: whose readers import the real module when first called.
+_RTNETLINK = "scapy.arch.linux.rtnetlink"
+_RTNETLINK_READERS = ("read_routes", "read_routes6", "in6_getifaddr", "_get_if_list")
 
 #: Standard-library modules scapy imports at module level but uses only in functions the client never
 #: calls: ``hashlib`` (with OpenSSL's ``_hashlib``; ``scapy/data.py``, for cache file names),
@@ -96,6 +108,28 @@ def _no_interfaces() -> None:
     return None
 
 
+def _rtnetlink_reader(name: str) -> Callable[..., Any]:
+    """``scapy.arch.linux.rtnetlink.<name>``, imported when first called (``_RTNETLINK``)."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        module = sys.modules.get(_RTNETLINK)
+        if module is None or getattr(module, "_ibftkit_stand_in", False):
+            sys.modules.pop(_RTNETLINK, None)
+            module = importlib.import_module(_RTNETLINK)
+        return getattr(module, name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+def _rtnetlink_stand_in() -> types.ModuleType:
+    stub = types.ModuleType(_RTNETLINK, "stand-in loaded by ibftkit.sources.dhcp.client: readers import the real one")
+    stub._ibftkit_stand_in = True  # type: ignore[attr-defined]
+    for name in _RTNETLINK_READERS:
+        setattr(stub, name, _rtnetlink_reader(name))
+    return stub
+
+
 @contextlib.contextmanager
 def _nothing_unused() -> Iterator[None]:
     """Before scapy's first import: no cache directory, no data tables, no optional modules the
@@ -113,9 +147,12 @@ def _nothing_unused() -> Iterator[None]:
             sys.modules[name] = stub
             stubs.append(name)
     for name in _UNUSED_OPTIONAL_MODULES if saved else ():
-        if name not in sys.modules:
+        if name not in sys.modules and name not in sys.builtin_module_names:
             sys.modules[name] = None  # type: ignore[assignment]  # "import cryptography" -> ImportError
             stubs.append(name)
+    if saved and _RTNETLINK not in sys.modules and sys.platform.startswith("linux"):
+        sys.modules[_RTNETLINK] = _rtnetlink_stand_in()
+        stubs.append(_RTNETLINK)
     try:
         yield
     finally:
