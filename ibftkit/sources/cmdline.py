@@ -543,7 +543,9 @@ def parse_iscsi_initramfs(text: str, origin: str = ISCSI_INITRAMFS) -> tuple[Deb
 
 
 def load_cmdline(path: str | Path = CMDLINE_PATH) -> Cmdline:
-    """The command line at ``path`` (a missing or unreadable file is an empty command line)."""
+    """The command line at ``path`` (a missing or unreadable file is an empty command line: the
+    default ``/proc/cmdline`` where ``/proc`` is not mounted; a ``--cmdline PATH`` the user names is
+    checked first by the programs, ``ibftkit.infra.files.check_input``, exit 2)."""
     try:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError:
