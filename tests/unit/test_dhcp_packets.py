@@ -542,14 +542,19 @@ def test_load_scapy_leaves_ipv6_and_the_interface_table_for_later() -> None:
 
 @pytest.mark.allow_subprocess
 def test_load_scapy_leaves_the_stdlib_modules_scapy_does_not_use_for_later() -> None:
-    """The standard-library modules scapy imports but the client never uses, optional ``pyx`` and
-    scapy's rtnetlink dissector are not loaded by ``load_scapy()`` (no ``site``: its ``.pth`` files
-    import more); scapy's references to them work, each loading the real module on first use."""
+    """After ``ibftkit.cli.init`` (as ``ibftkit-init`` starts), the DHCP modules load neither
+    ``queue`` nor ``inspect``; the standard-library modules scapy imports but the client never uses,
+    optional ``pyx`` and scapy's rtnetlink dissector are not loaded by ``load_scapy()`` (no ``site``:
+    its ``.pth`` files import more); scapy's references to them work, each loading the real module
+    on first use."""
     import site
 
     code = ("import os, sys; sys.path[:0] = [sys.argv[1]]; sys.path += sys.argv[2].split(os.pathsep);"
-            "pre = set(sys.modules);"
-            "from ibftkit.sources.dhcp.client import _DEFERRED_STDLIB, build_message, load_scapy; load_scapy();"
+            "import ibftkit.cli.init; pre = set(sys.modules);"
+            "import ibftkit.sources.dhcp.dual;"
+            "from ibftkit.sources.dhcp.client import _DEFERRED_STDLIB, build_message, load_scapy;"
+            "print([m for m in ('queue', 'heapq', 'inspect', 'ast', 'dis') if m in sys.modules and m not in pre]);"
+            "load_scapy();"
             "build_message(1, mac='52:54:00:12:34:56', xid=1);"
             "print([m for m in (*_DEFERRED_STDLIB, 'pyx', 'scapy.arch.linux.rtnetlink') if m in sys.modules"
             " and m not in pre]);"
@@ -563,4 +568,4 @@ def test_load_scapy_leaves_the_stdlib_modules_scapy_does_not_use_for_later() -> 
     root = str(Path(__file__).resolve().parents[2])
     out = subprocess.run([sys.executable, "-I", "-S", "-c", code, root, sites], capture_output=True, text=True,
                          check=True)
-    assert out.stdout.splitlines() == ["[]", "SequenceMatcher e3b0c442 True True False", "True True list"]
+    assert out.stdout.splitlines() == ["[]", "[]", "SequenceMatcher e3b0c442 True True False", "True True list"]

@@ -16,7 +16,6 @@ are DHCPv6).
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -37,6 +36,24 @@ def families_for(methods: Iterable[str]) -> tuple[int, ...]:
     named = set(methods)
     out = tuple(f for f, m in ((4, V4_METHODS), (6, V6_METHODS)) if named & m)
     return out or (4, 6)
+
+
+class _Outcomes:
+    """Each worker's ``(family, lease or None, why)``, in the order they came: a list and a
+    semaphore (``queue.Queue`` would import the queue module, its three classes and ``heapq``, for
+    two items)."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[int, Any, str | None]] = []
+        self.arrived = threading.Semaphore(0)
+
+    def put(self, outcome: tuple[int, Any, str | None]) -> None:
+        self.items.append(outcome)
+        self.arrived.release()
+
+    def get(self) -> tuple[int, Any, str | None]:
+        self.arrived.acquire()
+        return self.items.pop(0)
 
 
 def _v6(name: str, *, timeout: float, progress: Progress | None = None, sysfs: str = "/sys/class/net",
@@ -71,7 +88,7 @@ def acquire_any(interfaces: Sequence[str], *, timeout: float, families: Sequence
     deadline = time.monotonic() + timeout
     stop = threading.Event()  # a usable lease came: the other family stops
     v4_over = threading.Event()
-    results: queue.Queue[tuple[int, Any, str | None]] = queue.Queue()
+    results = _Outcomes()
 
     def worker(family: int) -> None:
         try:
