@@ -231,9 +231,10 @@ class Lun:
         return self.text
 
 
-@dataclasses.dataclass(frozen=True, order=True)
+@dataclasses.dataclass(frozen=True)  # not order=True: nothing sorts them; its 4 methods cost 2 M instructions
 class PciAddress:
-    """PCI bus/device/function as the iBFT stores it: ``bus<<8 | dev<<3 | fn`` (no segment)."""
+    """PCI bus/device/function as the iBFT stores it: ``bus<<8 | dev<<3 | fn`` (no segment). Compared
+    by value; to order them, sort by ``to_int()``."""
 
     bus: int
     device: int
