@@ -99,6 +99,22 @@ def test_the_generated_flat_module_is_what_the_layout_gives() -> None:
     assert S.CONTROL_SLOT_NAMES == F.FLAT["Control"][1][-5:]
 
 
+def test_a_boots_light_records_read_as_the_batchs_namedtuples() -> None:
+    """One decode reads each structure through a light record type (``_light_record``), a batch
+    through namedtuples (``prepare_for_batch``): the same field, the same value, for every layout."""
+    from ibftkit.sources.ibft import flat as F
+
+    for name, (_fmt, fields) in F.FLAT.items():
+        values = tuple(range(len(fields)))
+        light = tuple.__new__(D._light_record(name, fields), values)
+        batch = tuple.__new__(D._batch_record(type(light)), values)
+        assert hasattr(batch, "_make") and type(batch)._fields == fields and type(batch).__name__ == name
+        assert [getattr(light, f) for f in fields] == [getattr(batch, f) for f in fields] == list(values)
+        assert light == batch == values
+    D.prepare_for_batch()
+    assert all(hasattr(rec, "_make") for _, rec in D._FLAT.values()) and hasattr(D._HeaderRec, "_make")
+
+
 def test_checksum_is_the_byte_sum() -> None:
     D.prepare_for_batch()
     for data in (b"", bytes(255), b"\xff" * 256, b"\xff" * 257, bytes(range(256)) * 9, *seeds()):

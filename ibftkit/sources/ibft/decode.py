@@ -18,6 +18,7 @@ import struct
 from collections import namedtuple
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from ...infra.errors import DecodeError, StrictError
@@ -43,8 +44,7 @@ from .flat import BY_ID, FLAT
 
 
 def __getattr__(name: str) -> Any:
-    """``ConstructError``: construct's error type, for callers of this module; construct loads on
-    this first use, not with the decoder (a boot decodes its table without construct)."""
+    """``ConstructError``, construct's error type: construct loads on this first use (not at boot)."""
     if name == "ConstructError":
         from .layout import ConstructError
 
@@ -73,11 +73,14 @@ _byte_sum: Callable[[bytes], int] = sum
 
 def prepare_for_batch() -> None:
     """Before many tables in this process (and the workers it forks): the byte sum through
-    ``zlib`` (``_adler_byte_sum``). A boot decodes one table and does not load ``zlib`` for it."""
-    global _byte_sum, _adler32
+    ``zlib`` (``_adler_byte_sum``), the records as ``namedtuple`` classes (``_light_record``). A
+    boot decodes one table and does not load ``zlib`` or define namedtuples for it."""
+    global _byte_sum, _adler32, _HeaderRec, _StructHeaderRec, _ControlRec
     from zlib import adler32
 
     _adler32, _byte_sum = adler32, _adler_byte_sum
+    _HeaderRec, _StructHeaderRec, _ControlRec = (_batch_record(r) for r in (_HeaderRec, _StructHeaderRec, _ControlRec))
+    _FLAT.update({sid: (flat, _batch_record(rec)) for sid, (flat, rec) in _FLAT.items()})
 
 
 _adler32: Callable[[memoryview], int] = sum  # replaced by zlib.adler32 in prepare_for_batch
@@ -93,11 +96,23 @@ _BOOT_SELECTED = int(TargetFlags.BOOT_SELECTED)
 _T = TypeVar("_T")
 
 
+def _light_record(name: str, fields: tuple[str, ...]) -> Any:
+    """A record type for one decode: a ``tuple`` read by field name (a ``property`` over
+    ``operator.itemgetter`` a field), defined in a tenth of a ``namedtuple``'s time (which compiles
+    its ``__new__``: 4.4 M instructions for the six, ~10 ms in the TCG guest); a read costs twice
+    as much, so ``prepare_for_batch`` makes them namedtuples for the many tables of a batch."""
+    return type(name, (tuple,), {"__slots__": (), "_fields": fields,
+                                 **{f: property(itemgetter(i)) for i, f in enumerate(fields)}})
+
+
+def _batch_record(rec: Any) -> Any:
+    return rec if hasattr(rec, "_make") else namedtuple(rec.__name__, rec._fields)
+
+
 def _record(layout: str, name: str) -> tuple[struct.Struct, Any]:
-    """The ``struct.Struct`` and the record type of the layout named ``layout`` in ``layout.py``,
-    from ``flat.py`` (its ``flat_layout``, generated; tests/unit/test_decode_batch.py checks it)."""
+    """The ``struct.Struct`` and record type of layout ``layout`` (``layout.py``), from ``flat.py``."""
     fmt, names = FLAT[layout]
-    return struct.Struct(fmt), namedtuple(name, names)  # names come from the layout
+    return struct.Struct(fmt), _light_record(name, names)  # names come from the layout
 
 
 _HEADER, _HeaderRec = _record("Header", "HeaderRec")
