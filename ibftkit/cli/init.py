@@ -41,7 +41,8 @@ EPILOG = """\
 exit status:
   0  the boot target is logged in (--dry-run: the plan was printed)
   2  usage: a bad option or ibftkit.* kernel command-line value, or a file named by an option
-     (--cmdline, --ibft, --links, --kmsg) that is missing, unreadable, a directory or empty
+     (--cmdline, --ibft, --links, --kmsg, --resolv-conf) that is missing, unreadable (unwritable), a
+     directory or empty
   3  no boot configuration found (no usable iBFT, netroot= or DHCP root path), or it is incomplete,
      or a malformed kernel command-line word (ip=, vlan=, rd.route=...; docs/cmdline.md)
   4  network failed (no NIC with the table's MAC, no carrier, DHCP for the address, netlink)
@@ -312,6 +313,10 @@ def run(args: argparse.Namespace, cl: Any, log: Any, state: dict[str, int], phas
 
     opts = resolve(args, cl)
     _check_args(args)
+    if not args.dry_run:  # a --resolv-conf PATH that cannot be written: exit 2 before any change
+        from .plan import resolv_conf_arg
+
+        args.resolv_conf = resolv_conf_arg(args)
     params = [argv.parse_param(p) for p in opts.params]
     if not args.json:
         for w in cl.warnings:

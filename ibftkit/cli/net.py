@@ -9,7 +9,7 @@ from typing import Any
 
 from ..infra.errors import UsageError
 from .main import progress
-from .plan import add_apply_args, add_source_args, config_from_args, warn_config
+from .plan import add_apply_args, add_source_args, config_from_args, resolv_conf_arg, warn_config
 
 
 def register(sub: Any) -> None:
@@ -41,12 +41,13 @@ def run_apply(args: argparse.Namespace) -> int:
     from ..network.links import list_links
     from ..network.plan import plan_network
 
+    resolv_conf = resolv_conf_arg(args)
     cfg = config_from_args(args)
     warn_config(cfg)
     plan = plan_network(cfg, links=list_links(), dhcp_rerun=args.dhcp_rerun, set_hostname=not args.no_hostname)
     for note in plan.notes:
         progress(f"note: {note}")
-    result = apply_plan(plan, resolv_conf=args.resolv_conf, carrier_timeout=args.carrier_timeout,
+    result = apply_plan(plan, resolv_conf=resolv_conf, carrier_timeout=args.carrier_timeout,
                         progress=progress)
     if args.json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")

@@ -39,8 +39,9 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
 def add_apply_args(g: Any, *, carrier_default: float | None) -> None:
     """``--resolv-conf`` and ``--carrier-timeout`` as ``ibftkit net apply`` and ``ibftkit-init`` take
     them (``carrier_default`` ``None``: ibftkit-init's kernel command-line value may apply; 10 s)."""
-    g.add_argument("--resolv-conf", metavar="PATH", default="/etc/resolv.conf",
-                   help="where to write the DNS servers (default /etc/resolv.conf; written atomically)")
+    g.add_argument("--resolv-conf", metavar="PATH", default=None,
+                   help="where to write the DNS servers (default /etc/resolv.conf; written atomically; a PATH "
+                   "given that cannot be written there is exit 2, before any change)")
     g.add_argument("--carrier-timeout", metavar="S", type=seconds, default=carrier_default,
                    help="seconds to wait for carrier on each link (default 10)")
 
@@ -82,6 +83,20 @@ def check_ibft_arg(path: str) -> None:
     check_input(path, option="--ibft", directory=True, empty=False, expected=IBFT_EXPECTED,
                 hint="firmware tables and /dev/mem are readable by root only" if path.startswith(("/sys/", "/dev/"))
                 else None)
+
+
+RESOLV_CONF = "/etc/resolv.conf"
+
+
+def resolv_conf_arg(args: argparse.Namespace) -> str:
+    """``--resolv-conf PATH``, checked as a file to be written (``check_output``: exit 2 before any
+    change), or the default ``/etc/resolv.conf`` (written only when a plan has DNS servers)."""
+    if args.resolv_conf is None:
+        return RESOLV_CONF
+    from ..infra.files import check_output
+
+    check_output(args.resolv_conf, option="--resolv-conf")
+    return str(args.resolv_conf)
 
 
 def config_from_args(args: argparse.Namespace) -> BootConfig:

@@ -167,3 +167,20 @@ def test_an_empty_kmsg_file_takes_the_lines(tmp_path: Path) -> None:
     code, _, err = run(init_cli.main, ["--dry-run", "--cmdline", str(tmp_path / "cmdline"), "--ibft", TABLE,
                                        "--links", LINKS, "--kmsg", str(tmp_path / "kmsg")])
     assert code == 0, err
+
+
+@pytest.mark.parametrize(("case", "name", "why"), OUTPUTS, ids=[o[0] for o in OUTPUTS])
+@pytest.mark.parametrize("prog", ["ibftkit-init", "net apply"])
+def test_a_resolv_conf_that_cannot_be_written_is_exit_2_before_any_change(tmp_path: Path, prog: str, case: str,
+                                                                          name: str, why: str) -> None:
+    (tmp_path / "a-directory").mkdir()
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "cmdline").write_text("")
+    path = tmp_path / name
+    if prog == "net apply":
+        code, out, err = run(main, ["net", "apply", "--ibft", TABLE, "--resolv-conf", str(path)])
+    else:
+        code, out, err = run(init_cli.main, ["--ibft", TABLE, "--cmdline", str(tmp_path / "cmdline"), "--kmsg", "none",
+                                             "--resolv-conf", str(path)])
+    assert (code, out) == (2, "")
+    assert f"--resolv-conf {path}: {why}" in err and len(err.splitlines()) == 1
