@@ -158,9 +158,7 @@ def _explicit(args: argparse.Namespace, *, strict: bool) -> tuple[Any, str, bool
         if static:
             raise UsageError(f"{', '.join(static)}: only valid with --root-path")
         from ..sources.ibft.locate import load_config
-        from .plan import check_ibft_arg
 
-        check_ibft_arg(args.ibft)
         return load_config(args.ibft, strict=strict), f"--ibft {args.ibft}", False
     cfg = config_from_args(ns)
     by_dhcp = args.address is None
@@ -182,11 +180,7 @@ def read_cmdline(args: argparse.Namespace, log: Any) -> Any:
 
     from ..sources.cmdline import load_cmdline, parse_iscsi_initramfs
 
-    if args.cmdline is not None:  # a file the user names must be there (the default: empty when absent)
-        from ..infra.files import check_input
-
-        check_input(args.cmdline, option="--cmdline")
-    cl = load_cmdline(args.cmdline) if args.cmdline is not None else load_cmdline()
+    cl = load_cmdline(args.cmdline) if args.cmdline is not None else load_cmdline()  # (checked: check_paths)
     log.add_secrets(cl.secrets())
     for netroot in cl.netroots:
         from ..sources.rootpath import parse_root_path
@@ -249,11 +243,8 @@ def _links_getter(args: argparse.Namespace) -> Any:
 
         return list_links
     from ..infra.errors import UsageError
-    from ..infra.files import check_input
     from ..network.links import load_links_file
-    from .plan import LINKS_EXPECTED
 
-    check_input(path, option="--links", empty=False, expected=LINKS_EXPECTED)
     try:
         fixed = load_links_file(path)
     except ValueError as e:
@@ -313,10 +304,6 @@ def run(args: argparse.Namespace, cl: Any, log: Any, state: dict[str, int], phas
 
     opts = resolve(args, cl)
     _check_args(args)
-    if not args.dry_run:  # a --resolv-conf PATH that cannot be written: exit 2 before any change
-        from .plan import resolv_conf_arg
-
-        args.resolv_conf = resolv_conf_arg(args)
     params = [argv.parse_param(p) for p in opts.params]
     if not args.json:
         for w in cl.warnings:
@@ -516,6 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..infra.log import Log, level_from_flags
     from ..infra.timing import Phases
     from .main import guarded
+    from .plan import check_paths
 
     phases = Phases()
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -531,10 +519,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         state["timings"] = int(args.timings)
         state["dry_run"] = int(args.dry_run)
         state["phase"] = EXIT_NO_CONFIG
-        if args.kmsg not in (None, "none", ""):  # a device the user names must take the lines
-            from ..infra.files import check_writable
-
-            check_writable(args.kmsg, option="--kmsg")
+        check_paths(args, writes=not args.dry_run)  # every file named, before anything is done (exit 2)
         log.set_kmsg(None if args.kmsg in ("none", "") else (args.kmsg or "/dev/kmsg"))
         log.level = level_from_flags(quiet=args.quiet, verbose=args.verbose, debug=args.debug)
         cl = read_cmdline(args, log)  # the one reading of the kernel command line

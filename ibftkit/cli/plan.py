@@ -99,6 +99,25 @@ def resolv_conf_arg(args: argparse.Namespace) -> str:
     return str(args.resolv_conf)
 
 
+def check_paths(args: argparse.Namespace, *, writes: bool) -> None:
+    """Every file ``ibftkit-init`` was given, before anything is done (``UsageError``, exit 2):
+    ``--cmdline`` (an empty one is an empty line), ``--ibft``, ``--links``, ``--kmsg`` (one that
+    cannot be written; the default ``/dev/kmsg`` is used when writable), and with ``writes`` (a real
+    run) ``--resolv-conf``, which is then set (its default filled in)."""
+    if args.cmdline is not None:
+        check_input(args.cmdline, option="--cmdline")
+    if args.ibft is not None:
+        check_ibft_arg(args.ibft)
+    if args.links is not None:
+        check_input(args.links, option="--links", empty=False, expected=LINKS_EXPECTED)
+    if args.kmsg not in (None, "none", ""):
+        from ..infra.files import check_writable
+
+        check_writable(args.kmsg, option="--kmsg")
+    if writes:
+        args.resolv_conf = resolv_conf_arg(args)
+
+
 def config_from_args(args: argparse.Namespace) -> BootConfig:
     """The ``BootConfig`` the source options name."""
     static = [o for o, v in (("--interface", args.interface), ("--address", args.address),
