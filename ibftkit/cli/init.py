@@ -376,6 +376,7 @@ def _login(backend: Any, cfg: Any, args: argparse.Namespace, opts: Any, log: Any
            handoff: Any) -> Any:
     """The logins (``ibftkit.login.retry.login_all``): the boot target's bound said on its first
     failure; the other paths in a child process that goes on once the boot target is in (``login.paths``)."""
+    from ..infra.run import prepare
     from ..login import paths, retry  # here: a dry run stops before the login
 
     policy = retry.RetryPolicy(retries=opts.login_retries, backoff=opts.login_backoff)
@@ -387,7 +388,7 @@ def _login(backend: Any, cfg: Any, args: argparse.Namespace, opts: Any, log: Any
     if len(cfg.login_order()) > 1 and not args.wait_for_all_paths:
         runner = paths.ForkedPaths(log, on_done=lambda outs: handoff([o.target for o in outs if o.ok]))
     return retry.login_all(backend, cfg, policy=policy, log=log, paths=runner, background=runner is not None,
-                           probe=retry.tcp_probe(probe_s) if probe_s else None, bound=bound)
+                           probe=retry.tcp_probe(probe_s, meanwhile=prepare) if probe_s else None, bound=bound)
 
 
 def _handoff(cfg: Any, plan: Any, targets: Any, merged: Any, args: argparse.Namespace, log: Any) -> None:

@@ -94,6 +94,14 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
+def prepare() -> None:
+    """Import what :func:`run` needs (subprocess, tempfile: 30-50 ms in the TCG guest of the VM
+    tests), ahead of the first run, while something else waits (``ibftkit-init``: the portal
+    probe's connect, ``ibftkit.login.retry.tcp_probe``)."""
+    import subprocess  # noqa: F401
+    import tempfile  # noqa: F401
+
+
 def _pidfd(pid: int) -> int | None:
     """A pidfd for child ``pid`` (``pidfd_open(2)``, Linux >= 5.3), or ``None`` where there is none
     (older kernels: ``ENOSYS``; a seccomp filter; other systems: no ``os.pidfd_open``)."""

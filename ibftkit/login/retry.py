@@ -10,6 +10,9 @@ reported in target order and never decide the run.
 
 from __future__ import annotations
 
+import errno
+import math
+import os
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -40,13 +43,52 @@ class RetryPolicy(NamedTuple):
         return [min(self.backoff * 2 ** k, self.max_backoff) for k in range(self.retries)]
 
 
-def tcp_probe(timeout: float) -> Probe:
+def tcp_probe(timeout: float, *, meanwhile: Callable[[], object] | None = None) -> Probe:
     """A TCP connect to the target's portal (address, with its zone for a link-local IPv6 portal,
     and port), closed at once, within ``timeout`` s. RFC 7143 §6.1: an iSCSI session starts with
-    the initiator's TCP connection to the portal; no answer there means no login can succeed."""
+    the initiator's TCP connection to the portal; no answer there means no login can succeed.
+
+    ``meanwhile`` runs once, during the first probe's connect (the first ARP exchange and the SYN's
+    answer: 30-140 ms in the TCG guest of the VM tests): ``ibftkit-init`` imports there what the
+    login then needs (``ibftkit.infra.run.prepare``). The connect is then a non-blocking
+    ``connect(2)`` polled for its end, as ``socket.create_connection`` does it with a timeout
+    (CPython ``Modules/socketmodule.c``, ``sock_connect_impl``), for a portal with one address;
+    a host name with several addresses goes through ``create_connection`` as before, after
+    ``meanwhile``."""
     import socket
 
     from .argv import login_address
+
+    todo = [meanwhile] if meanwhile is not None else []
+
+    def connect(portal: tuple[bytes | str, int]) -> None:
+        if not todo:
+            socket.create_connection(portal, timeout=timeout).close()  # type: ignore[arg-type]
+            return
+        work = todo.pop()
+        found = socket.getaddrinfo(portal[0], portal[1], 0, socket.SOCK_STREAM)
+        if len(found) != 1:
+            work()
+            socket.create_connection(portal, timeout=timeout).close()  # type: ignore[arg-type]
+            return
+        family, kind, proto, _, address = found[0]
+        with socket.socket(family, kind, proto) as s:
+            s.setblocking(False)
+            started = time.monotonic()
+            code = s.connect_ex(address)
+            work()
+            if code not in (0, errno.EINPROGRESS):
+                raise OSError(code, os.strerror(code))
+            import select
+
+            poller = select.poll()
+            poller.register(s, select.POLLOUT)
+            left = timeout - (time.monotonic() - started)
+            if not poller.poll(max(0, math.ceil(left * 1000))):
+                raise TimeoutError
+            code = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                raise OSError(code, os.strerror(code))
 
     def probe(target: Target) -> str | None:
         try:
@@ -55,10 +97,9 @@ def tcp_probe(timeout: float) -> Probe:
             return str(e)
         # An ASCII host as bytes: getaddrinfo() then skips the "idna" codec (encodings.idna and
         # stringprep, imported only for this); create_connection passes it on as it is (typeshed says str).
-        portal = (host.encode() if host.isascii() else host, target.port)
         try:
-            with socket.create_connection(portal, timeout=timeout):  # type: ignore[arg-type]
-                return None
+            connect((host.encode() if host.isascii() else host, target.port))
+            return None
         except TimeoutError:
             return f"no answer within {timeout:g} s"
         except OSError as e:

@@ -187,3 +187,34 @@ def test_addresses_and_routes_load_no_link_messages_and_no_logging() -> None:
     done = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD_PATHS + code, str(ROOT), _site_dirs()],
                           capture_output=True, text=True, timeout=60)
     assert done.stdout.splitlines() == ["[]", "d0 True"], done.stdout + done.stderr
+
+
+@pytest.mark.allow_subprocess
+def test_the_probe_imports_what_the_login_needs_during_its_connect() -> None:
+    """``meanwhile`` (``ibftkit.infra.run.prepare``, the imports of the first command) runs once,
+    during the first probe's connect; the answers are the same: a listening portal answers, a
+    closed port refuses, the first connect refused at once as well as the next, a portal that does
+    not answer is given up after the timeout."""
+    code = ("import socket, sys\nfrom ipaddress import ip_address\nfrom ibftkit.model import Target\n"
+            "from ibftkit.login import retry\nfrom ibftkit.infra import run\n"
+            "ran = []\n"
+            "def meanwhile():\n    ran.append(sorted(m for m in ('subprocess', 'tempfile') if m in sys.modules))\n"
+            "    run.prepare()\n"
+            "srv = socket.socket()\nsrv.bind(('127.0.0.1', 0))\nsrv.listen(1)\n"
+            "portal = Target(ip_address=ip_address('127.0.0.1'), port=srv.getsockname()[1])\n"
+            "probe = retry.tcp_probe(2.0, meanwhile=meanwhile)\n"
+            "print(probe(portal))\nsrv.close()\nprint(probe(portal))\n"
+            "print(retry.tcp_probe(2.0, meanwhile=lambda: ran.append('again'))(portal))\n"
+            "print(ran, [m for m in ('subprocess', 'tempfile') if m in sys.modules])\n"
+            # a listener whose accept queue is full drops the SYN (Linux): no answer, both ways
+            "srv = socket.socket()\nsrv.bind(('127.0.0.1', 0))\nsrv.listen(0)\n"
+            "full = Target(ip_address=ip_address('127.0.0.1'), port=srv.getsockname()[1])\nheld = []\n"
+            "for _ in range(3):\n"
+            "    held.append(socket.socket())\n    held[-1].setblocking(False)\n"
+            "    held[-1].connect_ex(('127.0.0.1', full.port))\n"
+            "print(retry.tcp_probe(0.3, meanwhile=run.prepare)(full), '|', retry.tcp_probe(0.3)(full))\n")
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD_PATHS + code, str(ROOT), _site_dirs()],
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.splitlines() == ["None", "connection refused", "connection refused",
+                                        "[[], 'again'] ['subprocess', 'tempfile']",
+                                        "no answer within 0.3 s | no answer within 0.3 s"], done.stdout + done.stderr
