@@ -574,6 +574,7 @@ def entry() -> None:
     and child of the run is closed or waited for by then; the output is flushed here.
     """
     import gc
+    import os
 
     gc.disable()
     rc = main()
@@ -582,8 +583,6 @@ def entry() -> None:
             stream.flush()
         except (OSError, ValueError):
             pass
-    import os
-
     os._exit(rc)
 
 
