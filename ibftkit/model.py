@@ -446,9 +446,9 @@ class Target:
         return [s.reveal() for s in (self.chap_secret, self.reverse_chap_secret) if s is not None and len(s)]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)  # read field by field, never compared: no __eq__/__hash__
 class TargetPath:
-    """How one target is reached through the NIC the firmware named for it.
+    """How one target is reached through the NIC the firmware named for it (compared by identity).
 
     ``dst`` is the target's host prefix (/32 or /128); ``gateway`` is ``None`` when the target is
     on-link (inside the NIC's prefix, or link-local), else the NIC's gateway; ``gateway_onlink``

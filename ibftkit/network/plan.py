@@ -183,9 +183,10 @@ class SetDns(Step):
         return "write resolv.conf with nameserver " + ", ".join(str(s) for s in self.servers)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)  # nothing compares plans (their ``steps`` are): no __eq__/__hash__
 class NetPlan:
-    """What ``apply_plan`` will do, in order, plus notes on what it deliberately leaves alone."""
+    """What ``apply_plan`` will do, in order, plus notes on what it deliberately leaves alone. Two
+    plans compare by identity; compare their ``steps`` and ``notes`` (tuples of values)."""
 
     steps: tuple[Step, ...] = ()
     notes: tuple[str, ...] = ()
