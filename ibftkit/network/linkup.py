@@ -15,9 +15,9 @@ names other NICs. Standard library only: this module is imported at start-up.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..infra.sysfs import Sysfs
 
@@ -69,6 +69,17 @@ def wait_carrier(names: Sequence[str], *, timeout: float, read: Callable[[str], 
         time.sleep(min(poll, max(0.0, timeout - elapsed)))
 
 
+def _ioctl_socket() -> Any:
+    """An ``AF_INET`` datagram socket for ``ioctl`` (netdevice(7)), to be closed by the caller;
+    ``OSError`` if none can be opened. From ``_socket``, the C module that ``socket.socket`` subclasses (CPython
+    ``Lib/socket.py``): an ioctl needs only its descriptor, and ``ibftkit-init`` calls this at its
+    start, before anything else needs the ``socket`` module, whose import (``selectors``, its enum
+    classes built from every constant of ``_socket``) then runs later, in the network phase."""
+    import _socket
+
+    return _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+
+
 def local_flags(ifname: str) -> int:
     """The flags of link ``ifname`` in this process's network namespace, as rtnetlink's ``ifi_flags``
     gives them (``RTM_GETLINK``) up to ``IFF_LOWER_UP``, read without a netlink message.
@@ -92,8 +103,11 @@ def local_flags(ifname: str) -> int:
     name = ifname.encode()
     if not name or len(name) >= 16 or b"/" in name:
         raise OSError(errno.ENODEV, f"no link named {ifname!r} for SIOCGIFFLAGS")
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    sock = _ioctl_socket()
+    try:
         out = fcntl.ioctl(sock, SIOCGIFFLAGS, struct.pack(_IFREQ, name, 0))
+    finally:
+        sock.close()
     (flags,) = struct.unpack_from("16xH", out)
     try:
         with open(f"/sys/class/net/{ifname}/carrier", "rb") as f:
@@ -105,7 +119,7 @@ def local_flags(ifname: str) -> int:
     return int(flags) | (IFF_LOWER_UP if carrier else 0)
 
 
-def _set_up(sock: socket.socket, ifname: str, up: bool) -> bool:
+def _set_up(sock: Any, ifname: str, up: bool) -> bool:
     """Set or clear ``IFF_UP`` on ``ifname``; ``True`` when that changed something."""
     import fcntl
     import struct
@@ -127,16 +141,18 @@ def raise_links(names: Sequence[str]) -> tuple[str, ...]:
     """
     raised = []
     try:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock = _ioctl_socket()
     except OSError:
         return ()
-    with sock:
+    try:
         for ifname in names:
             try:
                 if _set_up(sock, ifname, True):
                     raised.append(ifname)
             except (OSError, ValueError):
                 continue
+    finally:
+        sock.close()
     return tuple(raised)
 
 
@@ -145,12 +161,14 @@ def lower_links(names: Sequence[str]) -> None:
     if not names:
         return
     try:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock = _ioctl_socket()
     except OSError:
         return
-    with sock:
+    try:
         for ifname in names:
             try:
                 _set_up(sock, ifname, False)
             except (OSError, ValueError):
                 continue
+    finally:
+        sock.close()

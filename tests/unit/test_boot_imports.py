@@ -36,6 +36,7 @@ NOT_BEFORE_NETWORK = (
     "ibftkit.network.plan_cmdline",  # the command line's own steps: only with network words on it
     "construct", "ibftkit.sources.ibft.layout",
     "ibftkit.network.plan_extra",  # VLAN, DHCP re-run, sysctl, host name steps: only in plans that hold one
+    "socket", "selectors",  # network.linkup's ioctls take _socket's socket; socket.py loads with the network code
     "difflib", "ibftkit.sources.cmdline_checks",  # warnings about a misspelt key or a link named twice
     "ibftkit.sources.cmdline_net",  # the network words' grammar and six word types: only with such a word
     "ibftkit.sources.cmdline_debian",  # Debian's iscsi_target_* words / iscsi.initramfs: only when given
