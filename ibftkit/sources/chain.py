@@ -26,8 +26,8 @@ owner); with ``dry_run`` it reports what it would do instead. Results are never 
 are returned (``Found`` is a NamedTuple; ``_replace`` makes a new one).
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: typing.NamedTuple compiles every annotation given as
+# text when the class is defined (docs/init.md, "Boot time"); names imported only for type checking are quoted.
 import dataclasses
 import os
 from collections.abc import Callable, Sequence
@@ -62,7 +62,7 @@ class Settings(NamedTuple):
     firmware_root: str = "/"
     initiatorname_path: str = "/etc/iscsi/initiatorname.iscsi"
     ibft_path: str | None = None  # from the command line (ibftkit.ibft=)
-    debian: DebianTarget | None = None  # Debian's words, or /etc/iscsi/iscsi.initramfs (when read)
+    debian: "DebianTarget | None" = None  # Debian's words, or /etc/iscsi/iscsi.initramfs (when read)
 
 
 class Found(NamedTuple):
@@ -211,7 +211,7 @@ def netroot_targets(cl: Cmdline, *, first_index: int = 0, boot: bool = True) -> 
     return targets, warnings, netdev
 
 
-def debian_targets(d: DebianTarget, *, first_index: int = 0, boot: bool = True) -> list[Target]:
+def debian_targets(d: "DebianTarget", *, first_index: int = 0, boot: bool = True) -> list[Target]:
     """One target per ``ISCSI_TARGET_IP`` address (Debian logs in to each with the same name)."""
     from ..model import parse_ip
 

@@ -38,8 +38,9 @@ Common keys also read (dracut.cmdline(7), Debian initramfs-tools ``iscsi``):
   ``ip=<dev>:dhcp`` and ``ip=dhcp``: the NIC for ``netroot=`` targets.
 """
 
-from __future__ import annotations
 
+# No ``from __future__ import annotations`` here: typing.NamedTuple compiles every annotation given as
+# text when the class is defined (docs/init.md, "Boot time"); names imported only for type checking are quoted.
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -122,13 +123,13 @@ class Cmdline(NamedTuple):
     firmware: bool = False  # rd.iscsi.firmware, ip=ibft and friends: the iBFT's targets (first)
     dhcp_root: bool = False  # netroot=dhcp / root=dhcp
     netroots: tuple[str, ...] = ()  # netroot=iscsi:… values (secrets possible: never log them)
-    ip: tuple[IpWord, ...] = ()
-    ifnames: tuple[IfnameWord, ...] = ()
-    vlans: tuple[VlanWord, ...] = ()
-    bonds: tuple[BondWord, ...] = ()
-    bridges: tuple[BridgeWord, ...] = ()
-    routes: tuple[RouteWord, ...] = ()
-    nameservers: tuple[IPAddress, ...] = ()
+    ip: "tuple[IpWord, ...]" = ()
+    ifnames: "tuple[IfnameWord, ...]" = ()
+    vlans: "tuple[VlanWord, ...]" = ()
+    bonds: "tuple[BondWord, ...]" = ()
+    bridges: "tuple[BridgeWord, ...]" = ()
+    routes: "tuple[RouteWord, ...]" = ()
+    nameservers: "tuple[IPAddress, ...]" = ()
     bootif: str | None = None  # BOOTIF= MAC (unless rd.bootif=0)
     bootdev: str | None = None
     neednet: bool = False  # rd.neednet: configure the network even when nothing else asks for it
@@ -136,7 +137,7 @@ class Cmdline(NamedTuple):
     initiator_key: str | None = None
     chap: tuple[str | None, str | None, str | None, str | None] = (None, None, None, None)
     tpgt: int | None = None  # rd.iscsi.target.group / iscsi_target_group
-    debian: DebianTarget | None = None  # iscsi_target_name/ip/port/… (Debian's open-iscsi)
+    debian: "DebianTarget | None" = None  # iscsi_target_name/ip/port/… (Debian's open-iscsi)
     sources: tuple[str, ...] | None = None
     ibft_path: str | None = None
     interfaces: tuple[str, ...] = ()
@@ -534,8 +535,8 @@ def _ibftkit_word(key: str, value: str | None, kw: dict[str, object], interfaces
 ISCSI_INITRAMFS = "/etc/iscsi/iscsi.initramfs"
 
 
-def parse_iscsi_initramfs(text: str, origin: str = ISCSI_INITRAMFS) -> tuple[DebianTarget | None, str | None, bool,
-                                                                           list[str]]:
+def parse_iscsi_initramfs(text: str, origin: str = ISCSI_INITRAMFS) -> (
+        "tuple[DebianTarget | None, str | None, bool, list[str]]"):
     """``ibftkit.sources.cmdline_debian.parse_iscsi_initramfs`` (imported when a file is read)."""
     from .cmdline_debian import parse_iscsi_initramfs as parse
 
