@@ -14,8 +14,8 @@ iscsid runs, then ``iscsiadm -m node -T TARGET -p ADDRESS:PORT,TPGT -I default -
 failed target's record is removed again.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: typing.NamedTuple compiles every annotation given as text
+# when the class is defined (docs/init.md, "Boot time").
 import ipaddress
 import os
 import re

@@ -28,8 +28,8 @@ ended about a second after the other, either one, so the boot target's login run
 ``iscsid`` serves many ``iscsiadm`` logins at once.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: typing.NamedTuple compiles every annotation given as text
+# when the class is defined (docs/init.md, "Boot time").
 import os
 import select
 import threading

@@ -8,8 +8,8 @@ timeout), and whether the run succeeded (the boot-selected target logged in). Th
 reported in target order and never decide the run.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: typing.NamedTuple compiles every annotation given as text
+# when the class is defined (docs/init.md, "Boot time").
 import errno
 import math
 import os
