@@ -98,6 +98,23 @@ def test_request_selecting_and_init_reboot() -> None:
     assert reboot["requested_addr"] == "10.99.0.77" and "server_id" not in reboot  # RFC 2131 Table 5
 
 
+def test_frames_are_scapys_own_composition() -> None:
+    """The layers joined in place give the bytes scapy's "/" composition gives (checksums, lengths,
+    the padding to 300 octets), for a DISCOVER and a REQUEST."""
+    for msg, extra in ((MessageType.DISCOVER, []), (MessageType.REQUEST, [("requested_addr", "10.99.0.77"),
+                                                                          ("server_id", SERVER)])):
+        options: list[Any] = [("message-type", int(msg)), ("client_id", b"\x01" + HW), ("vendor_class_id", b"ibftkit"),
+                              ("max_dhcp_size", 1500), *extra, ("param_req_list", [1, 3, 6, 12, 15, 17, 26, 28, 203]),
+                              "end"]
+        bootp = S.BOOTP(op=1, chaddr=HW, xid=9, secs=2, flags=0x8000)
+        options += ["pad"] * (300 - len(bytes(bootp / S.DHCP(options=options))))
+        want = bytes(S.Ether(src=MAC, dst="ff:ff:ff:ff:ff:ff") / S.IP(src="0.0.0.0", dst="255.255.255.255")
+                     / S.UDP(sport=68, dport=67) / bootp / S.DHCP(options=options))
+        kw: dict[str, Any] = {} if not extra else {"requested": ipaddress.IPv4Address("10.99.0.77"),
+                                                   "server_id": ipaddress.IPv4Address(SERVER)}
+        assert build_message(msg, mac=MAC, xid=9, secs=2, **kw) == want
+
+
 def test_secs_is_clamped() -> None:
     assert S.Ether(build_message(MessageType.DISCOVER, mac=MAC, xid=1, secs=10**6))[S.BOOTP].secs == 0xFFFF
 

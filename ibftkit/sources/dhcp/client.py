@@ -56,6 +56,8 @@ REBOOT_REQUESTS = 2
 OFFER_WINDOW = 0.5
 #: RFC 1542 §2.1: BOOTP messages shorter than 300 octets may be dropped by relays and old servers.
 MIN_BOOTP_SIZE = 300
+#: RFC 2131 §2: the BOOTP fields before the options (236 octets) and the magic cookie (4).
+BOOTP_FIXED = 240
 
 
 
@@ -287,12 +289,16 @@ def build_message(msg_type: MessageType, *, mac: str, xid: int, secs: int = 0,
     if server_id is not None:
         options.append(("server_id", str(server_id)))
     options += [("param_req_list", [int(o) for o in PARAMETER_REQUEST_LIST]), "end"]
-    bootp = s.BOOTP(op=1, chaddr=hw, xid=xid, secs=min(max(secs, 0), 0xFFFF), flags=0x8000)
-    short = MIN_BOOTP_SIZE - len(bytes(bootp / s.DHCP(options=options)))
+    dhcp = s.DHCP(options=options)
+    # The BOOTP header with its magic cookie is BOOTP_FIXED bytes; pad options make it MIN_BOOTP_SIZE.
+    short = MIN_BOOTP_SIZE - BOOTP_FIXED - len(bytes(dhcp))
     if short > 0:
-        options += ["pad"] * short
-    frame = (s.Ether(src=mac, dst="ff:ff:ff:ff:ff:ff") / s.IP(src="0.0.0.0", dst="255.255.255.255") /
-             s.UDP(sport=CLIENT_PORT, dport=SERVER_PORT) / bootp / s.DHCP(options=options))
+        dhcp.options = options + ["pad"] * short
+    # Layers joined in place (Packet.add_payload): the "/" operator copies both sides at every step.
+    frame = s.Ether(src=mac, dst="ff:ff:ff:ff:ff:ff")
+    for layer in (s.IP(src="0.0.0.0", dst="255.255.255.255"), s.UDP(sport=CLIENT_PORT, dport=SERVER_PORT),
+                  s.BOOTP(op=1, chaddr=hw, xid=xid, secs=min(max(secs, 0), 0xFFFF), flags=0x8000), dhcp):
+        frame.lastlayer().add_payload(layer)
     return bytes(frame)
 
 
