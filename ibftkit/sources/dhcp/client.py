@@ -82,15 +82,10 @@ _UNUSED_OPTIONAL_MODULES = ("cryptography", "pyx", "__pypy__", "org", "msvcrt")
 _RTNETLINK = "scapy.arch.linux.rtnetlink"
 _RTNETLINK_READERS = ("read_routes", "read_routes6", "in6_getifaddr", "_get_if_list")
 
-#: Standard-library modules scapy imports at module level but uses only in functions the client never
-#: calls: ``hashlib`` (with OpenSSL's ``_hashlib``; ``scapy/data.py``, for cache file names),
-#: ``difflib`` (``hexdiff``, ``scapy/utils.py``), ``html`` (``scapy/themes.py``'s HTML themes), ``json``
-#: (``Packet.json``, ``scapy/packet.py``), ``locale`` (``scapy/utils.py``), ``code``/``codeop``/
-#: ``getopt``/``glob`` (``scapy/main.py``'s interactive shell), ``traceback`` (with ``textwrap``;
-#: ``logging`` formats exceptions with it), ``base64`` (``scapy/compat.py``), ``platform`` (``uuid``
-#: and ``scapy/consts.py`` call ``system()`` and ``release()``, which the stand-in answers from
-#: ``os.uname()``). Each is a stand-in during the import (``ibftkit.infra.lazyimport.deferred``) that
-#: imports the real module the first time anything reads from it.
+#: Standard-library modules scapy imports but uses only in functions the client never calls (cache
+#: names, ``hexdiff``, HTML themes, ``Packet.json``, the shell; ``platform.system()``/``release()``
+#: are answered from ``os.uname()``): stand-ins during the import (``lazyimport.deferred``) that
+#: import the real module on first use (docs/dhcp.md, "Import diet").
 _DEFERRED_STDLIB = ("hashlib", "difflib", "html", "json", "locale", "code", "codeop", "getopt", "glob",
                     "traceback", "textwrap", "base64", "platform")
 
